@@ -1,12 +1,332 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/spf13/pflag"
+
+	pafsfs "github.com/pafs/pafs/fs"
+	"github.com/pafs/pafs/remote"
+	"github.com/pafs/pafs/remote/emulator"
+	"github.com/pafs/pafs/status"
+	"github.com/pafs/pafs/vfs"
+	"github.com/pafs/pafs/writeback"
 )
 
-// runMount is not built yet; it says so instead of pretending.
+// runMount is `pafs mount`: mount, serve in the foreground, and on Ctrl-C or
+// SIGTERM upload what is pending, then unmount.
 func runMount(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "pafs mount: not implemented yet")
-	return 2
+	c, err := parseMountArgs(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pafs mount: %v\n", err)
+		return 2
+	}
+	m, err := startMount(c, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pafs mount: %v\n", err)
+		return 1
+	}
+	return m.serve()
+}
+
+// mount is a running mount and what it needs to shut down.
+type mount struct {
+	c       *mountConfig
+	log     *slog.Logger
+	stderr  io.Writer
+	srv     *fuse.Server
+	files   *vfs.FS
+	errors  *status.Errors
+	cleanup []func()
+}
+
+func (m *mount) close() {
+	for i := len(m.cleanup) - 1; i >= 0; i-- {
+		m.cleanup[i]()
+	}
+}
+
+// startMount builds the client, caches and file system, and mounts.
+func startMount(c *mountConfig, stderr io.Writer) (m *mount, err error) {
+	m = &mount{c: c, stderr: stderr, errors: status.NewErrors(20)}
+	defer func() {
+		if err != nil {
+			m.close()
+		}
+	}()
+	if m.log, err = m.logger(); err != nil {
+		return nil, err
+	}
+	baseURL, err := m.account()
+	if err != nil {
+		return nil, err
+	}
+	client, err := remote.New(remote.Config{BaseURL: baseURL, Username: c.username, Token: c.token,
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow, Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkToken(client); err != nil {
+		return nil, err
+	}
+	cacheDir, err := m.cacheDir(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	files, err := vfs.New(client, vfs.Options{
+		Home: "/home/" + c.username, CacheDir: cacheDir,
+		DirCacheTime: c.dirCacheTime, ContentTTL: c.cacheTTL, CacheMaxBytes: c.cacheMax,
+		WriteBack: c.writeBack, LocalOnly: c.localOnly, Workers: c.transfers,
+		ShareHost: baseURL, Logger: m.log,
+		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.files = files
+	m.cleanup = append(m.cleanup, files.Close)
+	src := &status.Source{Client: client, Files: files, Errors: m.errors,
+		Account: c.username + "@" + baseURL, Mountpoint: c.mountpoint, Started: time.Now()}
+	root := pafsfs.NewRoot(files, c.username, statusDir(src))
+	m.srv, err = pafsfs.Mount(c.mountpoint, root, pafsfs.MountOptions{
+		FsName: "pafs:" + c.username, AllowOther: c.allowOther, ReadOnly: c.readOnly,
+		Debug: c.debugFUSE, Options: c.options,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "pafs: mounted %s (%s) at %s\n", c.username, baseURL, c.mountpoint)
+	return m, nil
+}
+
+// logger returns the mount's log: stderr or --log-file, debug with -v.
+func (m *mount) logger() (*slog.Logger, error) {
+	w := m.stderr
+	if m.c.logFile != "" {
+		f, err := os.OpenFile(m.c.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("--log-file: %w", err)
+		}
+		m.cleanup = append(m.cleanup, func() { f.Close() })
+		w = f
+	}
+	level := slog.LevelInfo
+	if m.c.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// account settles the API host, username and token; --demo starts the
+// embedded emulator and points everything at it.
+func (m *mount) account() (string, error) {
+	c := m.c
+	if c.demo {
+		return m.startDemo()
+	}
+	if err := m.token(); err != nil {
+		return "", err
+	}
+	if c.username == "" {
+		return "", errors.New("no username: pass --username or set $PA_USERNAME")
+	}
+	if c.apiURL != "" {
+		return strings.TrimRight(c.apiURL, "/"), nil
+	}
+	return remote.RegionURL(c.region)
+}
+
+// token reads the API token: --token-file, else $API_TOKEN, else --token.
+func (m *mount) token() error {
+	c := m.c
+	switch {
+	case c.tokenFile != "":
+		st, err := os.Stat(c.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			m.log.Warn("token file is readable by other users; chmod 600 it", "file", c.tokenFile)
+		}
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		c.token = strings.TrimSpace(string(b))
+	case os.Getenv("API_TOKEN") != "" && !c.tokenOnCmd:
+		c.token = strings.TrimSpace(os.Getenv("API_TOKEN"))
+	case c.tokenOnCmd:
+		m.log.Warn("--token puts the token where other users can read it (ps); prefer $API_TOKEN or --token-file")
+	}
+	if c.token == "" {
+		return errors.New("no API token: set $API_TOKEN (PythonAnywhere: Account → API token) or pass --token-file")
+	}
+	return nil
+}
+
+// startDemo serves a demo account from the embedded emulator on loopback.
+func (m *mount) startDemo() (string, error) {
+	c := m.c
+	if c.username == "" {
+		c.username = emulator.DefaultUsername
+	}
+	e := emulator.New(emulator.Config{Username: c.username, Demo: true,
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow})
+	c.token = e.Token()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("demo emulator: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Serve(ctx, ln); close(done) }()
+	m.cleanup = append(m.cleanup, func() { cancel(); <-done })
+	if c.cacheDir == "" {
+		dir, err := os.MkdirTemp("", "pafs-demo-cache-")
+		if err != nil {
+			return "", err
+		}
+		c.cacheDir = dir
+		m.cleanup = append(m.cleanup, func() { os.RemoveAll(dir) })
+	}
+	url := "http://" + ln.Addr().String()
+	m.log.Info("demo: serving a demo account from the built-in emulator", "url", url, "user", c.username)
+	return url, nil
+}
+
+// checkToken spends one cheap request (cpu/, its own rate budget) to fail
+// early and clearly on a wrong token or username.
+func checkToken(c *remote.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.CPU(ctx)
+	switch remote.StatusOf(err) {
+	case 0:
+		if err != nil {
+			return fmt.Errorf("cannot reach the API: %w", err)
+		}
+		return nil
+	case 401:
+		return errors.New("the API token was refused (401 Invalid token): check $API_TOKEN")
+	case 403:
+		return fmt.Errorf("the token does not belong to user %q (403): check --username", c.Username())
+	}
+	return fmt.Errorf("checking the token: %w", err)
+}
+
+// serve waits for a signal (or an external unmount), then uploads what is
+// pending and unmounts. A second signal skips the wait: the queue stays on
+// disk and the next mount uploads it.
+func (m *mount) serve() int {
+	defer m.close()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	served := make(chan struct{})
+	go func() { m.srv.Wait(); close(served) }()
+	external := false
+	select {
+	case <-sig:
+	case <-served:
+		external = true
+		m.log.Info("unmounted from outside; uploading what is pending")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-sig:
+			fmt.Fprintln(m.stderr, "pafs: second signal: unmounting now; pending uploads stay queued for the next mount")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	code := 0
+	if err := m.files.Drain(ctx, progressPrinter(m.stderr)); err != nil {
+		code = 1
+	}
+	if !external {
+		m.unmount()
+	}
+	<-served
+	if ctx.Err() == nil {
+		// Writes closed while unmounting.
+		if err := m.files.Drain(ctx, progressPrinter(m.stderr)); err != nil {
+			code = 1
+		}
+	}
+	cancel()
+	return code
+}
+
+func (m *mount) unmount() {
+	for i := 0; i < 10; i++ {
+		err := m.srv.Unmount()
+		if err == nil {
+			return
+		}
+		m.log.Warn("unmount failed, retrying", "error", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Busy for good (a shell cd'ed inside): detach lazily so pafs can exit.
+	syscall.Unmount(m.c.mountpoint, syscall.MNT_DETACH)
+}
+
+// progressPrinter reports a drain's progress on one line.
+func progressPrinter(w io.Writer) func(writeback.Progress) {
+	shown := false
+	return func(p writeback.Progress) {
+		if p.Ops == 0 {
+			if shown {
+				fmt.Fprintf(w, "\rpafs: all uploads done.%30s\n", "")
+			}
+			return
+		}
+		shown = true
+		msg := fmt.Sprintf("\rpafs: uploading before unmount: %d left (%s)", p.Ops, humanBytes(p.Bytes))
+		if p.LastError != "" {
+			msg += "; last error: " + p.LastError
+		}
+		fmt.Fprint(w, msg)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// statusDir is MOUNTPOINT/.pafs: the mount's state as text and JSON.
+func statusDir(src *status.Source) pafsfs.Child {
+	text := func() []byte { return []byte(src.Collect().Text()) }
+	js := func() []byte {
+		b, _ := json.MarshalIndent(src.Collect(), "", "  ")
+		return append(b, '\n')
+	}
+	return pafsfs.Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &pafsfs.StaticDir{Children: []pafsfs.Child{
+		{Name: "status", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: text}},
+		{Name: "status.json", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: js}},
+	}}}
 }

@@ -1,0 +1,294 @@
+package cache
+
+import (
+	"container/list"
+	"errors"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pafs/pafs/rpath"
+)
+
+// ContentOptions configures the on-disk content cache.
+type ContentOptions struct {
+	Dir      string        // where item files live (created 0700)
+	MaxBytes int64         // clean items are evicted beyond this (dirty ones never)
+	TTL      time.Duration // a clean item is served for this long after its download or upload
+	Now      func() time.Time
+}
+
+// Content is the on-disk content cache. Each cached file is one Item backed by
+// one local file. Items are found by remote path; an item whose path is taken
+// over (rename, overwrite, unlink) is detached and its file removed when the
+// last reference goes.
+type Content struct {
+	dir string
+	max int64
+	ttl time.Duration
+	now func() time.Time
+
+	used atomic.Int64
+
+	mu     sync.Mutex
+	byPath map[string]*Item
+	idle   *list.List // clean items without references, least recently used first
+	hits   uint64
+	misses uint64
+}
+
+// OpenContent opens (creating if needed) a content cache in o.Dir. Item files
+// left by an earlier run are kept only if keep reports their ID: those are the
+// dirty files the upload queue still owns; the rest are removed.
+func OpenContent(o ContentOptions, keep func(id string) bool) (*Content, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("content cache %s: %w", o.Dir, err)
+	}
+	if err := os.Chmod(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("content cache %s: %w", o.Dir, err)
+	}
+	c := &Content{dir: o.Dir, max: o.MaxBytes, ttl: o.TTL, now: o.Now,
+		byPath: map[string]*Item{}, idle: list.New()}
+	ents, err := os.ReadDir(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("content cache %s: %w", o.Dir, err)
+	}
+	for _, e := range ents {
+		if keep == nil || !keep(e.Name()) {
+			os.Remove(filepath.Join(o.Dir, e.Name()))
+		}
+	}
+	return c, nil
+}
+
+// Dir returns the directory holding item files.
+func (c *Content) Dir() string { return c.dir }
+
+// Used returns the bytes held by item files.
+func (c *Content) Used() int64 { return c.used.Load() }
+
+// Stats returns content hits and misses (opens served locally vs fetched).
+func (c *Content) Stats() (hits, misses uint64, items int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses, len(c.byPath)
+}
+
+func newID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Lookup returns a referenced item for path if one is cached and usable: dirty,
+// or clean and younger than the TTL, and not failed. The caller must Release it.
+func (c *Content) Lookup(path string) (*Item, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.byPath[path]
+	if ok && !it.usable(c.now(), c.ttl) {
+		c.detachLocked(it)
+		ok = false
+	}
+	if !ok {
+		c.misses++
+		return nil, false
+	}
+	c.hits++
+	c.refLocked(it)
+	return it, true
+}
+
+// Peek returns the item for path without taking a reference or judging its age.
+func (c *Content) Peek(path string) (*Item, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.byPath[path]
+	return it, ok
+}
+
+// New creates an empty item for path, replacing (detaching) any other, with
+// one reference. dirty marks it as local data (a create or a truncating open);
+// a clean item is about to be filled by a download.
+func (c *Content) New(path string, dirty bool) (*Item, error) {
+	return c.newItem(path, newID(), dirty, false)
+}
+
+// Adopt registers an existing item file (a dirty file recovered from the
+// upload queue after a restart) for path, with one reference.
+func (c *Content) Adopt(path, id string) (*Item, error) {
+	return c.newItem(path, id, true, true)
+}
+
+// ErrBusy is returned by New for a download when the path holds local data.
+var ErrBusy = errors.New("path holds local data")
+
+func (c *Content) newItem(path, id string, dirty, existing bool) (*Item, error) {
+	if !dirty {
+		c.mu.Lock()
+		old, ok := c.byPath[path]
+		busy := ok && old.isDirty()
+		c.mu.Unlock()
+		if busy {
+			return nil, ErrBusy
+		}
+	}
+	flags := os.O_RDWR | os.O_CREATE
+	if !existing {
+		flags |= os.O_EXCL
+	}
+	f, err := os.OpenFile(filepath.Join(c.dir, id), flags, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("content cache: %w", err)
+	}
+	it := &Item{c: c, id: id, path: path, f: f, total: -1, dirty: dirty, fetched: c.now()}
+	it.cond.L = &it.mu
+	if existing {
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("content cache: %w", err)
+		}
+		it.size, it.total, it.complete = st.Size(), st.Size(), true
+		c.used.Add(st.Size())
+	}
+	if dirty {
+		it.complete = true
+		it.total = it.size
+	}
+	c.mu.Lock()
+	if old, ok := c.byPath[path]; ok {
+		c.detachLocked(old)
+	}
+	c.byPath[path] = it
+	it.refs = 1
+	c.mu.Unlock()
+	return it, nil
+}
+
+// Rename moves the item at from to to, detaching whatever was at to.
+func (c *Content) Rename(from, to string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.byPath[from]
+	if old, has := c.byPath[to]; has && old != it {
+		c.detachLocked(old)
+	}
+	if ok {
+		delete(c.byPath, from)
+		it.path = to
+		c.byPath[to] = it
+	}
+}
+
+// Remove detaches the item at path (its file goes when the last reference does).
+func (c *Content) Remove(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if it, ok := c.byPath[path]; ok {
+		c.detachLocked(it)
+	}
+}
+
+// RemoveTree detaches every item at or below dir.
+func (c *Content) RemoveTree(dir string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, it := range c.byPath {
+		if p == dir || rpath.IsBelow(p, dir) {
+			c.detachLocked(it)
+		}
+	}
+}
+
+// Paths returns the paths of all attached items for which keep is true.
+func (c *Content) Paths(keep func(*Item) bool) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for p, it := range c.byPath {
+		if keep(it) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c *Content) refLocked(it *Item) {
+	if it.elem != nil {
+		c.idle.Remove(it.elem)
+		it.elem = nil
+	}
+	it.refs++
+}
+
+// detachLocked unlinks it from its path; the file is removed now if unused.
+func (c *Content) detachLocked(it *Item) {
+	if c.byPath[it.path] == it {
+		delete(c.byPath, it.path)
+	}
+	it.detached = true
+	if it.elem != nil {
+		c.idle.Remove(it.elem)
+		it.elem = nil
+	}
+	if it.refs == 0 {
+		it.destroy()
+	}
+}
+
+// release drops one reference; idle clean items become evictable.
+func (c *Content) release(it *Item) {
+	c.mu.Lock()
+	it.refs--
+	if it.refs > 0 {
+		c.mu.Unlock()
+		return
+	}
+	if it.detached || it.failed() {
+		if c.byPath[it.path] == it {
+			delete(c.byPath, it.path)
+		}
+		it.destroy()
+	} else if !it.isDirty() {
+		it.elem = c.idle.PushBack(it)
+	}
+	c.mu.Unlock()
+	c.evict()
+}
+
+// evict drops least recently used idle clean items until under the byte cap.
+func (c *Content) evict() {
+	if c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.used.Load() > c.max {
+		e := c.idle.Front()
+		if e == nil {
+			return
+		}
+		it := e.Value.(*Item)
+		c.detachLocked(it)
+	}
+}
+
+// markIdleIfClean puts an unreferenced item back on the idle list after an
+// upload turned it clean.
+func (c *Content) markIdleIfClean(it *Item) {
+	c.mu.Lock()
+	if it.refs == 0 && !it.detached && it.elem == nil && !it.isDirty() {
+		it.elem = c.idle.PushBack(it)
+	}
+	c.mu.Unlock()
+	c.evict()
+}

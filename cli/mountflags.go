@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// mountConfig is everything `pafs mount` was told.
+type mountConfig struct {
+	mountpoint   string
+	demo         bool
+	username     string
+	token        string // never printed
+	tokenFile    string
+	tokenOnCmd   bool
+	region       string
+	apiURL       string
+	rateLimit    int
+	rateWindow   time.Duration
+	dirCacheTime time.Duration
+	cacheTTL     time.Duration
+	cacheDir     string
+	cacheMax     int64
+	writeBack    time.Duration
+	transfers    int
+	localOnly    []string
+	readOnly     bool
+	allowOther   bool
+	verbose      bool
+	debugFUSE    bool
+	logFile      string
+	options      []string
+}
+
+func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
+	fl := pflag.NewFlagSet("pafs mount", pflag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.BoolVar(&c.demo, "demo", false, "mount a built-in demo account served by the embedded emulator")
+	fl.StringVar(&c.username, "username", "", "PythonAnywhere username (default $PA_USERNAME)")
+	fl.StringVar(&c.tokenFile, "token-file", "", "read the API token from this file (default: $API_TOKEN)")
+	fl.StringVar(&c.token, "token", "", "API token on the command line (visible to other users: prefer $API_TOKEN)")
+	fl.StringVar(&c.region, "region", "us", "account's region: us (www.pythonanywhere.com) or eu (eu.pythonanywhere.com)")
+	fl.StringVar(&c.apiURL, "api-url", "", "API host URL instead of --region (http:// only for loopback)")
+	fl.IntVar(&c.rateLimit, "rate-limit", 40, "requests per window per endpoint (the API allows 40 a minute)")
+	fl.DurationVar(&c.rateWindow, "rate-window", time.Minute, "the rate limit's sliding window")
+	fl.DurationVar(&c.dirCacheTime, "dir-cache-time", 30*time.Second, "how long directory listings are trusted before fetching again")
+	fl.DurationVar(&c.cacheTTL, "cache-ttl", 0, "how long a downloaded file is served locally (default: --dir-cache-time)")
+	fl.StringVar(&c.cacheDir, "cache-dir", "", "where file contents and the upload queue live (default $XDG_CACHE_HOME/pafs/USER@HOST)")
+	fl.String("cache-max-size", "5G", "evict cached (already uploaded) file contents beyond this size")
+	fl.DurationVar(&c.writeBack, "write-back", 2*time.Second, "delay between close and upload; 0 uploads during close and returns its error")
+	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")
+	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of file names that are never uploaded (editor temp files are built in)")
+	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
+	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")
+	fl.BoolVarP(&c.verbose, "verbose", "v", false, "log every API request")
+	fl.BoolVar(&c.debugFUSE, "debug-fuse", false, "log every FUSE request")
+	fl.StringVar(&c.logFile, "log-file", "", "write the log to this file instead of stderr")
+	fl.StringArrayVarP(&c.options, "option", "o", nil, "extra FUSE mount options, comma separated")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: pafs mount [flags] MOUNTPOINT\n\n"+
+			"Mounts a PythonAnywhere account at MOUNTPOINT and serves it in the foreground;\n"+
+			"Ctrl-C or SIGTERM uploads what is pending, then unmounts.\n"+
+			"The token comes from $API_TOKEN (or --token-file); the username from --username or $PA_USERNAME.\n\nFlags:\n")
+		fl.PrintDefaults()
+	}
+	return fl
+}
+
+// parseMountArgs parses and checks the command line.
+func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
+	c := &mountConfig{}
+	fl := mountFlags(c, stderr)
+	if err := fl.Parse(args); err != nil {
+		return nil, err
+	}
+	size, err := parseSize(fl.Lookup("cache-max-size").Value.String())
+	if err != nil {
+		return nil, fmt.Errorf("--cache-max-size: %w", err)
+	}
+	c.cacheMax = size
+	c.tokenOnCmd = fl.Changed("token")
+	if fl.NArg() != 1 {
+		return nil, errors.New("need exactly one MOUNTPOINT (see pafs mount --help)")
+	}
+	c.mountpoint, err = filepath.Abs(fl.Arg(0))
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range c.options {
+		for _, opt := range strings.Split(o, ",") {
+			switch strings.TrimSpace(opt) {
+			case "ro":
+				c.readOnly = true
+			case "allow_other":
+				c.allowOther = true
+			}
+		}
+	}
+	if c.writeBack < 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 {
+		return nil, errors.New("--write-back, --dir-cache-time and --rate-window must be positive (write-back may be 0)")
+	}
+	if c.username == "" {
+		c.username = os.Getenv("PA_USERNAME")
+	}
+	return c, nil
+}
+
+// parseSize reads sizes like 512M, 5G, 100k, 1048576.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40} {
+		if strings.HasSuffix(s, suffix) || strings.HasSuffix(s, suffix+"B") || strings.HasSuffix(s, suffix+"IB") {
+			s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(s, "IB"), "B"), suffix)
+			mult = m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a size: %q", s)
+	}
+	return int64(n * float64(mult)), nil
+}

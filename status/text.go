@@ -1,0 +1,107 @@
+package status
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Text renders the report for a person reading it at a glance.
+func (r Report) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pafs: %s mounted at %s, up %s\n\n", r.Account, r.Mountpoint, time.Duration(r.Uptime))
+	r.writeEndpoints(&b)
+	r.writeQueue(&b)
+	r.writeCache(&b)
+	r.writeErrors(&b)
+	return b.String()
+}
+
+func (r Report) writeEndpoints(b *strings.Builder) {
+	if r.Limit > 0 {
+		fmt.Fprintf(b, "Requests (limit %d per %s per endpoint):\n", r.Limit, time.Duration(r.Window))
+	} else {
+		fmt.Fprintf(b, "Requests (no client-side rate limit):\n")
+	}
+	if len(r.Endpoints) == 0 {
+		b.WriteString("  none yet\n\n")
+		return
+	}
+	w := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "  endpoint\tin window\tnext free\twaiting\ttotal\tretries\t429s\terrors\t")
+	for _, e := range r.Endpoints {
+		win := fmt.Sprintf("%d", e.InWindow)
+		if e.Limit > 0 {
+			win = fmt.Sprintf("%d/%d", e.InWindow, e.Limit)
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", e.Family, win,
+			time.Duration(e.NextFree).Round(100*time.Millisecond), e.Waiting, e.Requests, e.Retries, e.Throttled, e.Errors)
+	}
+	w.Flush()
+	b.WriteString("\n")
+}
+
+func (r Report) writeQueue(b *strings.Builder) {
+	q := r.Queue
+	fmt.Fprintf(b, "Uploads: %d pending, %d in flight, %d failing (%s); %d done\n",
+		q.Pending, q.InFlight, q.Failing, bytes(q.Bytes), q.Done)
+	for i, op := range q.Ops {
+		if i == 20 {
+			fmt.Fprintf(b, "  ... and %d more\n", len(q.Ops)-20)
+			break
+		}
+		state := "in flight"
+		switch {
+		case op.InFlight:
+		case op.Held:
+			state = "open for writing"
+		case op.DueIn > 0:
+			state = "in " + time.Duration(op.DueIn).String()
+		default:
+			state = "waiting its turn"
+		}
+		fmt.Fprintf(b, "  %-6s %s  %s  tries %d  %s", op.Kind, op.Path, bytes(op.Bytes), op.Tries, state)
+		if op.LastError != "" {
+			fmt.Fprintf(b, "  last error: %s", op.LastError)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func (r Report) writeCache(b *strings.Builder) {
+	c := r.Cache
+	fmt.Fprintf(b, "Cache: listings %s hit, file contents %s hit, %s on disk\n\n",
+		rate(c.ListingHits, c.ListingMisses), rate(c.ContentHits, c.ContentMisses), bytes(c.ContentBytes))
+}
+
+func (r Report) writeErrors(b *strings.Builder) {
+	if len(r.Errors) == 0 {
+		b.WriteString("Last errors: none\n")
+		return
+	}
+	fmt.Fprintf(b, "Last errors (%d in all):\n", r.ErrorCount)
+	for _, e := range r.Errors {
+		fmt.Fprintf(b, "  %s  %s %s: %s\n", e.Time.Format("15:04:05"), e.Op, e.Path, e.Message)
+	}
+}
+
+func rate(hit, miss uint64) string {
+	if hit+miss == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d%% (%d of %d)", hit*100/(hit+miss), hit, hit+miss)
+}
+
+func bytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

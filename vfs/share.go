@@ -1,0 +1,48 @@
+package vfs
+
+import (
+	"context"
+	"strings"
+	"syscall"
+
+	"github.com/pafs/pafs/remote"
+)
+
+// ShareURL returns the public URL of a shared file; ENODATA if not shared.
+func (f *FS) ShareURL(ctx context.Context, p string) (string, error) {
+	u, err := f.r.SharedURL(ctx, p)
+	if err != nil {
+		if remote.IsNotFound(err) {
+			return "", syscall.ENODATA
+		}
+		f.report("share", p, err)
+		return "", remote.Errno(err)
+	}
+	return f.absolute(u), nil
+}
+
+// SetShared shares or unshares p.
+func (f *FS) SetShared(ctx context.Context, p string, on bool) error {
+	var err error
+	if on {
+		_, _, err = f.r.Share(ctx, p)
+	} else {
+		err = f.r.Unshare(ctx, p)
+		if remote.IsNotFound(err) {
+			err = nil
+		}
+	}
+	if err != nil {
+		f.report("share", p, err)
+		return remote.Errno(err)
+	}
+	return nil
+}
+
+// absolute turns the API's host-relative share path into a full URL.
+func (f *FS) absolute(u string) string {
+	if strings.HasPrefix(u, "/") && f.o.ShareHost != "" {
+		return strings.TrimRight(f.o.ShareHost, "/") + u
+	}
+	return u
+}

@@ -1,0 +1,172 @@
+package vfs
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/pafs/pafs/remote"
+	"github.com/pafs/pafs/rpath"
+	"github.com/pafs/pafs/writeback"
+)
+
+// holdUploadLocked makes sure a local file has a journalled upload, held while
+// writers are open: if pafs dies now, the next run uploads what is on disk.
+func (f *FS) holdUploadLocked(e *entry) error {
+	if e.localOnly {
+		return nil
+	}
+	if e.op != 0 {
+		if ok, _ := f.q.Update(e.op, func(op *writeback.Op) { op.Held = true }); ok {
+			return nil
+		}
+		// In flight: its completion sees the writers and queues again.
+		if _, inflight, exists := f.q.Get(e.op); exists && inflight {
+			return nil
+		}
+	}
+	return f.addUploadLocked(e, true)
+}
+
+func (f *FS) addUploadLocked(e *entry, held bool) error {
+	sz, _ := e.item.Size()
+	id, err := f.q.Add(writeback.Op{Kind: writeback.Upload, Path: e.path, Item: e.item.ID(),
+		Size: sz, Held: held, NotBefore: f.o.Now().Add(f.o.WriteBack)})
+	if err != nil {
+		f.report("queue", e.path, err)
+		return syscall.EIO
+	}
+	e.op = id
+	return nil
+}
+
+// finishWriteLocked runs when the last writer of e closes: a changed file gets
+// its upload released after the write-back delay; an unchanged one leaves the
+// overlay.
+func (f *FS) finishWriteLocked(e *entry) {
+	dirty, _ := e.item.Dirty()
+	if !dirty {
+		if e.op == 0 || f.q.Cancel(e.op) {
+			f.dropLocked(e)
+		}
+		return
+	}
+	if e.localOnly {
+		return
+	}
+	sz, _ := e.item.Size()
+	release := func(op *writeback.Op) {
+		op.Held = false
+		op.Size = sz
+		op.NotBefore = f.o.Now().Add(f.o.WriteBack)
+	}
+	if e.op != 0 {
+		if ok, _ := f.q.Update(e.op, release); ok {
+			return
+		}
+		if _, inflight, exists := f.q.Get(e.op); exists && inflight {
+			return // its completion notices the new generation
+		}
+	}
+	f.addUploadLocked(e, false)
+}
+
+// dropLocked removes a file entry from the overlay, keeping its content as a
+// clean cache item.
+func (f *FS) dropLocked(e *entry) {
+	f.ov.remove(e)
+	e.op = 0
+	if e.item != nil {
+		e.item.Release()
+		e.item = nil
+	}
+}
+
+// syncUpload uploads e now and waits for the result (fsync, or close with
+// write-back off).
+func (f *FS) syncUpload(ctx context.Context, e *entry) error {
+	f.mu.Lock()
+	if e.localOnly || e.detached {
+		f.mu.Unlock()
+		return nil
+	}
+	if dirty, _ := e.item.Dirty(); !dirty {
+		f.mu.Unlock()
+		return nil
+	}
+	if e.op == 0 {
+		if err := f.addUploadLocked(e, false); err != nil {
+			f.mu.Unlock()
+			return err
+		}
+	}
+	id := e.op
+	f.mu.Unlock()
+	return f.syncOp(ctx, id)
+}
+
+// syncOp runs op id now and waits for its outcome.
+func (f *FS) syncOp(ctx context.Context, id uint64) error {
+	f.q.Expedite(id)
+	if err := f.q.Wait(ctx, id); err != nil {
+		if ctx.Err() != nil {
+			return syscall.EINTR
+		}
+		return remote.Errno(err)
+	}
+	return nil
+}
+
+// afterChange makes a queued op synchronous when write-back is off.
+func (f *FS) afterChange(ctx context.Context, id uint64) error {
+	if f.o.WriteBack > 0 || id == 0 {
+		return nil
+	}
+	return f.syncOp(ctx, id)
+}
+
+// tombstoneLocked marks p deleted here and queues its deletion on the server,
+// after the ops in after (a rename deletes the old name only once the new one
+// is uploaded).
+func (f *FS) tombstoneLocked(p string, isDir bool, after ...uint64) (uint64, error) {
+	var deps []uint64
+	for _, a := range after {
+		if a != 0 {
+			deps = append(deps, a)
+		}
+	}
+	id, err := f.q.Add(writeback.Op{Kind: writeback.Delete, Path: p, After: deps,
+		NotBefore: f.o.Now().Add(f.o.WriteBack)})
+	if err != nil {
+		f.report("queue", p, err)
+		return 0, syscall.EIO
+	}
+	f.ov.set(&entry{path: p, kind: kGone, op: id, remote: true, isDir: isDir})
+	return id, nil
+}
+
+// ensureDirsLocked makes sure that the deepest directory created here above
+// dir still reaches the server after something queued inside it was dropped.
+func (f *FS) ensureDirsLocked(dir string) {
+	for a := dir; a != "/"; a, _ = rpath.Split(a) {
+		e := f.ov.get(a)
+		if e == nil || e.kind != kDir || e.remote {
+			return
+		}
+		if e.op != 0 || f.queuedBelowLocked(a) {
+			return
+		}
+		f.addMkdirLocked(e)
+		return
+	}
+}
+
+func (f *FS) addMkdirLocked(e *entry) error {
+	id, err := f.q.Add(writeback.Op{Kind: writeback.Mkdir, Path: e.path,
+		NotBefore: f.o.Now().Add(f.o.WriteBack)})
+	if err != nil {
+		f.report("queue", e.path, err)
+		return syscall.EIO
+	}
+	e.op = id
+	return nil
+}

@@ -1,0 +1,316 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Executor carries out one op against the server. An error leaves the op
+// queued for another try after a backoff.
+type Executor interface {
+	Execute(ctx context.Context, op Op) error
+}
+
+// Options configures a Queue.
+type Options struct {
+	Dir         string // journal directory
+	Workers     int    // ops in flight at once (default 4)
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+type entry struct {
+	op       Op
+	inflight bool
+	waiters  []chan error
+}
+
+// Queue is the persistent write-back queue.
+type Queue struct {
+	o    Options
+	j    *journal
+	exec Executor
+
+	mu      sync.Mutex
+	entries map[uint64]*entry
+	order   []*entry // ascending ID
+	nextID  uint64
+	running int
+	idle    *sync.Cond // signalled whenever an op finishes or is removed
+	kick    chan struct{}
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	done    uint64 // ops completed, for status
+	failed  uint64 // failed attempts, for status
+}
+
+// ErrClosed is returned by waits on a closed queue.
+var ErrClosed = errors.New("upload queue closed")
+
+// Open loads the journal in o.Dir. The ops it returns are those left by an
+// earlier run; they are queued again as they were (Held cleared: whatever was
+// being written when pafs died is uploaded as it stands).
+func Open(o Options) (*Queue, []Op, []error) {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	j, err := openJournal(o.Dir)
+	if err != nil {
+		return nil, nil, []error{err}
+	}
+	q := &Queue{o: o, j: j, entries: map[uint64]*entry{}, nextID: 1, kick: make(chan struct{}, 1)}
+	q.idle = sync.NewCond(&q.mu)
+	ops, errs := j.load()
+	var recovered []Op
+	for _, op := range ops {
+		op.Held = false
+		op.NotBefore = o.Now()
+		e := &entry{op: *op}
+		q.entries[op.ID] = e
+		q.order = append(q.order, e)
+		if op.ID >= q.nextID {
+			q.nextID = op.ID + 1
+		}
+		recovered = append(recovered, *op)
+	}
+	return q, recovered, errs
+}
+
+// Start runs the scheduler until Close.
+func (q *Queue) Start(exec Executor) {
+	ctx, cancel := context.WithCancel(context.Background())
+	q.exec = exec
+	q.stop = cancel
+	q.wg.Add(1)
+	go q.schedule(ctx)
+}
+
+// Close stops scheduling and waits for ops in flight. Queued ops stay in the
+// journal for the next run.
+func (q *Queue) Close() {
+	if q.stop != nil {
+		q.stop()
+	}
+	q.wg.Wait()
+	q.mu.Lock()
+	for _, e := range q.order {
+		for _, w := range e.waiters {
+			w <- ErrClosed
+		}
+		e.waiters = nil
+	}
+	q.idle.Broadcast()
+	q.mu.Unlock()
+}
+
+func (q *Queue) wake() {
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Add journals a new op and returns its ID. The op is acknowledged only once
+// it is on disk.
+func (q *Queue) Add(op Op) (uint64, error) {
+	q.mu.Lock()
+	op.ID = q.nextID
+	q.nextID++
+	op.Created = q.o.Now()
+	if err := q.j.write(&op); err != nil {
+		q.mu.Unlock()
+		return 0, err
+	}
+	e := &entry{op: op}
+	q.entries[op.ID] = e
+	q.order = append(q.order, e)
+	q.mu.Unlock()
+	q.wake()
+	return op.ID, nil
+}
+
+// Get returns op id and whether it is in flight.
+func (q *Queue) Get(id uint64) (op Op, inflight, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, ok := q.entries[id]
+	if !ok {
+		return Op{}, false, false
+	}
+	return e.op, e.inflight, true
+}
+
+// Update changes a queued op that is not in flight and journals it. It
+// reports false if the op is in flight or gone.
+func (q *Queue) Update(id uint64, f func(*Op)) (bool, error) {
+	q.mu.Lock()
+	e, ok := q.entries[id]
+	if !ok || e.inflight {
+		q.mu.Unlock()
+		return false, nil
+	}
+	f(&e.op)
+	err := q.j.write(&e.op)
+	q.mu.Unlock()
+	q.wake()
+	return true, err
+}
+
+// Cancel removes a queued op. It reports false if the op is in flight (it
+// cannot be recalled); an op already gone counts as cancelled.
+func (q *Queue) Cancel(id uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, ok := q.entries[id]
+	if !ok {
+		return true
+	}
+	if e.inflight {
+		return false
+	}
+	q.removeLocked(e, nil)
+	return true
+}
+
+func (q *Queue) removeLocked(e *entry, result error) {
+	delete(q.entries, e.op.ID)
+	for i, x := range q.order {
+		if x == e {
+			q.order = append(q.order[:i], q.order[i+1:]...)
+			break
+		}
+	}
+	q.j.remove(e.op.ID)
+	for _, w := range e.waiters {
+		w <- result
+	}
+	e.waiters = nil
+	q.idle.Broadcast()
+	q.wake()
+}
+
+// Expedite makes op id run as soon as its turn comes (fsync, unmount).
+func (q *Queue) Expedite(id uint64) {
+	q.Update(id, func(op *Op) { op.NotBefore = q.o.Now(); op.Held = false })
+}
+
+// Wait blocks until op id has been tried: nil when it succeeded, was
+// cancelled or is unknown; the error of the attempt when it failed (the op
+// stays queued and will be retried).
+func (q *Queue) Wait(ctx context.Context, id uint64) error {
+	q.mu.Lock()
+	e, ok := q.entries[id]
+	if !ok {
+		q.mu.Unlock()
+		return nil
+	}
+	ch := make(chan error, 1)
+	e.waiters = append(e.waiters, ch)
+	q.mu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Progress describes what a drain still waits for.
+type Progress struct {
+	Ops       int
+	Bytes     int64
+	Done      uint64
+	LastError string
+}
+
+// Drain expedites every op and waits until the queue is empty, calling
+// progress about five times a second. Cancelling ctx stops the wait; what is
+// left stays journalled for the next run.
+func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
+	q.mu.Lock()
+	for _, e := range q.order {
+		if !e.inflight {
+			e.op.NotBefore = q.o.Now()
+			e.op.Held = false
+			q.j.write(&e.op)
+		}
+	}
+	q.mu.Unlock()
+	q.wake()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		p := q.progress()
+		if progress != nil {
+			progress(p)
+		}
+		if p.Ops == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("upload queue: %d ops left: %w", p.Ops, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (q *Queue) progress() Progress {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	p := Progress{Ops: len(q.order), Done: q.done}
+	for _, e := range q.order {
+		p.Bytes += e.op.Size
+		if e.op.LastError != "" {
+			p.LastError = e.op.LastError
+		}
+	}
+	return p
+}
+
+// Snapshot lists the queued ops in order, for status reports.
+func (q *Queue) Snapshot() []Status {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]Status, 0, len(q.order))
+	for _, e := range q.order {
+		out = append(out, Status{Op: e.op, InFlight: e.inflight})
+	}
+	return out
+}
+
+// Counts returns ops completed and attempts failed so far.
+func (q *Queue) Counts() (done, failed uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.done, q.failed
+}
+
+func (q *Queue) backoff(tries int) time.Duration {
+	d := q.o.BackoffBase
+	for i := 1; i < tries && d < q.o.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, q.o.BackoffMax)
+	// ±20% jitter so that many failed ops do not retry in lockstep.
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
