@@ -2,9 +2,9 @@ package cache
 
 import (
 	"container/list"
-	"errors"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"

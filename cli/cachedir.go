@@ -34,6 +34,7 @@ func (m *mount) cacheDir(baseURL string) (string, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return "", fmt.Errorf("cache dir: %w", err)
 	}
+	m.c.cacheDir = dir
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return "", err

@@ -77,7 +77,7 @@ func startMount(c *mountConfig, stderr io.Writer) (m *mount, err error) {
 		return nil, err
 	}
 	client, err := remote.New(remote.Config{BaseURL: baseURL, Username: c.username, Token: c.token,
-		RateLimit: c.rateLimit, RateWindow: c.rateWindow, Logger: m.log})
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(c.retries), Logger: m.log})
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +257,7 @@ func (m *mount) serve() int {
 	}()
 	code := 0
 	if err := m.files.Drain(ctx, progressPrinter(m.stderr)); err != nil {
+		m.reportLeft(err)
 		code = 1
 	}
 	if !external {
@@ -266,11 +267,18 @@ func (m *mount) serve() int {
 	if ctx.Err() == nil {
 		// Writes closed while unmounting.
 		if err := m.files.Drain(ctx, progressPrinter(m.stderr)); err != nil {
+			m.reportLeft(err)
 			code = 1
 		}
 	}
 	cancel()
 	return code
+}
+
+// reportLeft says what could not be uploaded before unmounting.
+func (m *mount) reportLeft(err error) {
+	fmt.Fprintf(m.stderr, "\npafs: %v\npafs: the changes stay queued in %s and are retried at the next mount; `pafs status` shows them\n",
+		err, m.c.cacheDir)
 }
 
 func (m *mount) unmount() {
@@ -286,23 +294,43 @@ func (m *mount) unmount() {
 	syscall.Unmount(m.c.mountpoint, syscall.MNT_DETACH)
 }
 
-// progressPrinter reports a drain's progress on one line.
+// progressPrinter reports a drain's progress: on a terminal one line
+// rewritten in place, elsewhere a line whenever the count changes.
 func progressPrinter(w io.Writer) func(writeback.Progress) {
-	shown := false
+	tty := isTerminal(w)
+	last := -1
 	return func(p writeback.Progress) {
 		if p.Ops == 0 {
-			if shown {
-				fmt.Fprintf(w, "\rpafs: all uploads done.%30s\n", "")
+			if last > 0 {
+				fmt.Fprintf(w, "\rpafs: all uploads done.%40s\n", "")
 			}
+			last = 0
 			return
 		}
-		shown = true
-		msg := fmt.Sprintf("\rpafs: uploading before unmount: %d left (%s)", p.Ops, humanBytes(p.Bytes))
+		if !tty && p.Ops == last {
+			return
+		}
+		last = p.Ops
+		msg := fmt.Sprintf("pafs: uploading before unmount: %d left (%s)", p.Ops, humanBytes(p.Bytes))
 		if p.LastError != "" {
 			msg += "; last error: " + p.LastError
 		}
-		fmt.Fprint(w, msg)
+		if tty {
+			fmt.Fprintf(w, "\r%-100s", msg)
+		} else {
+			fmt.Fprintln(w, msg)
+		}
 	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func humanBytes(n int64) string {
@@ -329,4 +357,12 @@ func statusDir(src *status.Source) pafsfs.Child {
 		{Name: "status", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: text}},
 		{Name: "status.json", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: js}},
 	}}}
+}
+
+// retries maps the --retries flag to the client's setting (0 means none there).
+func retries(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

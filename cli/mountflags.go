@@ -31,6 +31,7 @@ type mountConfig struct {
 	cacheMax     int64
 	writeBack    time.Duration
 	transfers    int
+	retries      int
 	localOnly    []string
 	readOnly     bool
 	allowOther   bool
@@ -57,6 +58,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.String("cache-max-size", "5G", "evict cached (already uploaded) file contents beyond this size")
 	fl.DurationVar(&c.writeBack, "write-back", 2*time.Second, "delay between close and upload; 0 uploads during close and returns its error")
 	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")
+	fl.IntVar(&c.retries, "retries", 6, "retries of one request after a network error, a 5xx or a 429 (failed uploads are also requeued)")
 	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of file names that are never uploaded (editor temp files are built in)")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -17,15 +18,45 @@ type filesTree struct {
 	root *gofs.Inode
 }
 
-// remotePath returns the remote path of inode n ("/" for files/ itself).
-func (t *filesTree) remotePath(n *gofs.Inode) string {
-	return "/" + n.Path(t.root)
+// remotePath returns the remote path of inode n ("/" for files/ itself). An
+// inode that was renamed over or unlinked while the kernel still used it has
+// no path in the tree any more; it keeps answering for the last path it had
+// (an open racing an overwriting rename sees the new file, as it may).
+func (t *filesTree) remotePath(n *gofs.Inode, last *pathMemo) string {
+	if _, parent := n.Parent(); parent == nil && n != t.root {
+		return last.get()
+	}
+	p := "/" + n.Path(t.root)
+	last.set(p)
+	return p
+}
+
+// pathMemo remembers a node's last path.
+type pathMemo struct {
+	mu sync.Mutex
+	p  string
+}
+
+func (m *pathMemo) get() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.p == "" {
+		return "/.pafs-orphan"
+	}
+	return m.p
+}
+
+func (m *pathMemo) set(p string) {
+	m.mu.Lock()
+	m.p = p
+	m.mu.Unlock()
 }
 
 // dirNode is a directory of files/.
 type dirNode struct {
 	gofs.Inode
-	t *filesTree
+	t    *filesTree
+	last pathMemo
 }
 
 var (
@@ -46,7 +77,7 @@ var (
 	_ gofs.NodeSetxattrer = (*dirNode)(nil)
 )
 
-func (d *dirNode) path() string { return d.t.remotePath(d.EmbeddedInode()) }
+func (d *dirNode) path() string { return d.t.remotePath(d.EmbeddedInode(), &d.last) }
 
 // child returns the inode for name, reusing the existing one when its type
 // still matches so that inode numbers stay stable.

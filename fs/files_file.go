@@ -15,7 +15,8 @@ import (
 // fileNode is a file of files/.
 type fileNode struct {
 	gofs.Inode
-	t *filesTree
+	t    *filesTree
+	last pathMemo
 
 	mu       sync.Mutex
 	shareURL string // recently read share URL: getfattr asks twice (size, then value)
@@ -33,7 +34,7 @@ var (
 	_ gofs.NodeStatfser      = (*fileNode)(nil)
 )
 
-func (n *fileNode) path() string { return n.t.remotePath(n.EmbeddedInode()) }
+func (n *fileNode) path() string { return n.t.remotePath(n.EmbeddedInode(), &n.last) }
 
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	a := n.t.vfs.Stat(n.path(), false)

@@ -106,7 +106,7 @@ func New(r Remote, o Options) (*FS, error) {
 	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
 	f.meta = cache.NewMeta(cache.MetaOptions{TTL: o.DirCacheTime, Now: o.Now})
 	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
-		Workers: o.Workers, Now: o.Now, Logger: o.Logger})
+		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused})
 	if q == nil {
 		return nil, fmt.Errorf("vfs: %w", errors.Join(errs...))
 	}
@@ -164,4 +164,11 @@ func (f *FS) report(op, path string, err error) {
 	if f.o.OnError != nil {
 		f.o.OnError(op, path, err)
 	}
+}
+
+// refused reports whether the server refused a change for good: a 4xx
+// answer other than a timeout or a throttle.
+func refused(err error) bool {
+	s := remote.StatusOf(err)
+	return s >= 400 && s < 500 && s != 408 && s != 429
 }

@@ -134,6 +134,13 @@ func (f *FS) isKnownDir(p string) bool {
 // base returns what the server holds in dir: nothing for a directory created
 // here and not yet on the server, otherwise its listing.
 func (f *FS) base(ctx context.Context, dir string) (map[string]bool, error) {
+	if homes, _ := rpath.Split(f.o.Home); dir == homes && homes != "/" {
+		// The API shows no other user's home: /home holds ours alone, and
+		// asking would cost a request per TTL for nothing (editors walk up
+		// the tree looking for project files).
+		_, user := rpath.Split(f.o.Home)
+		return map[string]bool{user: true}, nil
+	}
 	f.mu.Lock()
 	e := f.ov.get(dir)
 	localDir := e != nil && e.kind == kDir && !e.remote

@@ -33,6 +33,8 @@ type Op struct {
 	NotBefore time.Time `json:"not_before"`
 	Tries     int       `json:"tries,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
+	Permanent bool      `json:"permanent,omitempty"` // the last error will not go away by retrying
+	LastTry   time.Time `json:"last_try,omitempty"`
 	Created   time.Time `json:"created"`
 }
 

@@ -24,6 +24,10 @@ type Options struct {
 	BackoffMax  time.Duration
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Permanent tells errors that retrying will not cure (the server refused
+	// the change) from passing ones. A drain stops waiting for ops that failed
+	// permanently; they stay queued and are retried with backoff.
+	Permanent func(error) bool
 }
 
 type entry struct {
@@ -72,6 +76,9 @@ func Open(o Options) (*Queue, []Op, []error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Permanent == nil {
+		o.Permanent = func(error) bool { return false }
 	}
 	j, err := openJournal(o.Dir)
 	if err != nil {
@@ -239,16 +246,23 @@ type Progress struct {
 	Ops       int
 	Bytes     int64
 	Done      uint64
+	Refused   int // ops the server refused for good since the drain began
 	LastError string
 }
 
+// ErrRefused is returned by Drain when the server refused some ops for good.
+var ErrRefused = errors.New("the server refused some changes")
+
 // Drain expedites every op and waits until the queue is empty, calling
-// progress about five times a second. Cancelling ctx stops the wait; what is
-// left stays journalled for the next run.
+// progress about five times a second. It gives up on ops the server refused
+// for good (they stay journalled and are retried at the next mount), and
+// cancelling ctx stops the wait; what is left stays journalled too.
 func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
+	start := q.o.Now()
 	q.mu.Lock()
 	for _, e := range q.order {
 		if !e.inflight {
+			e.op.Permanent = false
 			e.op.NotBefore = q.o.Now()
 			e.op.Held = false
 			q.j.write(&e.op)
@@ -259,12 +273,15 @@ func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		p := q.progress()
+		p := q.progress(start)
 		if progress != nil {
 			progress(p)
 		}
 		if p.Ops == 0 {
 			return nil
+		}
+		if p.Refused == p.Ops {
+			return fmt.Errorf("upload queue: %d ops left: %w: %s", p.Ops, ErrRefused, p.LastError)
 		}
 		select {
 		case <-ctx.Done():
@@ -274,7 +291,7 @@ func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
 	}
 }
 
-func (q *Queue) progress() Progress {
+func (q *Queue) progress(since time.Time) Progress {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	p := Progress{Ops: len(q.order), Done: q.done}
@@ -282,6 +299,9 @@ func (q *Queue) progress() Progress {
 		p.Bytes += e.op.Size
 		if e.op.LastError != "" {
 			p.LastError = e.op.LastError
+		}
+		if !e.inflight && e.op.Permanent && !e.op.LastTry.Before(since) {
+			p.Refused++
 		}
 	}
 	return p

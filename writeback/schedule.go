@@ -100,6 +100,8 @@ func (q *Queue) run(ctx context.Context, e *entry) {
 	q.failed++
 	e.op.Tries++
 	e.op.LastError = err.Error()
+	e.op.Permanent = q.o.Permanent(err)
+	e.op.LastTry = q.o.Now()
 	e.op.NotBefore = q.o.Now().Add(q.backoff(e.op.Tries))
 	q.j.write(&e.op)
 	q.o.Logger.Warn("upload queue: will retry", "op", e.op.Kind, "path", e.op.Path,

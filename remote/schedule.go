@@ -1,0 +1,61 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// Scheduled tasks (§5).
+
+// ListSchedule lists the account's scheduled tasks.
+func (c *Client) ListSchedule(ctx context.Context) ([]ScheduledTask, error) {
+	var out []ScheduledTask
+	err := c.get(ctx, ep("schedule"), &out)
+	return out, err
+}
+
+// CreateSchedule creates a scheduled task. Hour must be nil for hourly tasks.
+func (c *Client) CreateSchedule(ctx context.Context, req ScheduleCreate) (ScheduledTask, error) {
+	var out ScheduledTask
+	_, err := c.send(ctx, http.MethodPost, ep("schedule"), req, &out, false)
+	return out, err
+}
+
+// GetSchedule fetches one scheduled task.
+func (c *Client) GetSchedule(ctx context.Context, id int) (ScheduledTask, error) {
+	var out ScheduledTask
+	err := c.get(ctx, ep("schedule", idSeg(id)), &out)
+	return out, err
+}
+
+// UpdateSchedule changes the fields set in patch; ClearHour sends
+// "hour": null (daily → hourly).
+func (c *Client) UpdateSchedule(ctx context.Context, id int, patch SchedulePatch) (ScheduledTask, error) {
+	var out ScheduledTask
+	_, err := c.send(ctx, http.MethodPatch, ep("schedule", idSeg(id)), schedulePatchBody(patch), &out, true)
+	return out, err
+}
+
+// schedulePatchBody renders a patch, adding the explicit null that
+// omitempty cannot express.
+func schedulePatchBody(p SchedulePatch) any {
+	if !p.ClearHour {
+		return p
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return p
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return p
+	}
+	m["hour"] = nil
+	return m
+}
+
+// DeleteSchedule deletes a scheduled task.
+func (c *Client) DeleteSchedule(ctx context.Context, id int) error {
+	return c.del(ctx, ep("schedule", idSeg(id)))
+}
