@@ -102,7 +102,8 @@ func startMount(c *mountConfig, stderr io.Writer) (m *mount, err error) {
 	m.cleanup = append(m.cleanup, files.Close)
 	src := &status.Source{Client: client, Files: files, Errors: m.errors,
 		Account: c.username + "@" + baseURL, Mountpoint: c.mountpoint, Started: time.Now()}
-	root := pafsfs.NewRoot(files, c.username, statusDir(src))
+	children := append(controlChildren(client, files, m.errors, c, m.log), statusDir(src))
+	root := pafsfs.NewRoot(files, c.username, children...)
 	m.srv, err = pafsfs.Mount(c.mountpoint, root, pafsfs.MountOptions{
 		FsName: "pafs:" + c.username, AllowOther: c.allowOther, ReadOnly: c.readOnly,
 		Debug: c.debugFUSE, Options: c.options,

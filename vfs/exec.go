@@ -44,6 +44,7 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		f.report("upload", op.Path, err)
 		return err
 	}
+	defer f.notifyUploaded(op.Path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.confirmLocked(op.Path, false)

@@ -65,7 +65,8 @@ type FS struct {
 	epoch   time.Time // mtime shown for files whose mtime is unknown
 	local   *localOnly
 
-	flights singleflight.Group // coalesces listings and downloads of one path
+	flights  singleflight.Group // coalesces listings and downloads of one path
+	uploaded listeners
 
 	mu      sync.Mutex
 	ov      overlay
