@@ -24,6 +24,7 @@ func commands() []command {
 		{"emulator", "serve the PythonAnywhere API emulator for scripts and other clients", runEmulator},
 		{"status", "show what a mount is doing (same text as MOUNTPOINT/.pafs/status)", runStatus},
 		{"unmount", "flush pending uploads, then unmount MOUNTPOINT", runUnmount},
+		{"bench", "measure requests and time per workload against the emulator", runBench},
 	}
 }
 

@@ -174,6 +174,16 @@ func (e *Env) mount() {
 	}
 }
 
+// Pid returns the process id of the running pafs (0 if none).
+func (e *Env) Pid() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cmd == nil || e.cmd.Process == nil {
+		return 0
+	}
+	return e.cmd.Process.Pid
+}
+
 // Log returns what the mount process printed so far.
 func (e *Env) Log() string {
 	e.mu.Lock()
