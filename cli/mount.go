@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,14 +63,20 @@ func (m *mount) close() {
 }
 
 // startMount builds the client, caches and file system, and mounts.
-func startMount(c *mountConfig, stderr io.Writer) (m *mount, err error) {
-	m = &mount{c: c, stderr: stderr, errors: status.NewErrors(20)}
+func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
+	m := &mount{c: c, stderr: stderr, errors: status.NewErrors(20)}
 	defer func() {
 		if err != nil {
 			m.close()
 		}
 	}()
 	if m.log, err = m.logger(); err != nil {
+		return nil, err
+	}
+	if err := checkFUSE(); err != nil {
+		return nil, err
+	}
+	if err := prepareMountpoint(c.mountpoint, c.nonEmpty); err != nil {
 		return nil, err
 	}
 	baseURL, err := m.account()
@@ -350,6 +357,7 @@ func humanBytes(n int64) string {
 // statusDir is MOUNTPOINT/.pafs: the mount's state as text and JSON.
 func statusDir(src *status.Source) pafsfs.Child {
 	text := func() []byte { return []byte(src.Collect().Text()) }
+	pid := func() []byte { return []byte(strconv.Itoa(os.Getpid()) + "\n") }
 	js := func() []byte {
 		b, _ := json.MarshalIndent(src.Collect(), "", "  ")
 		return append(b, '\n')
@@ -357,6 +365,7 @@ func statusDir(src *status.Source) pafsfs.Child {
 	return pafsfs.Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &pafsfs.StaticDir{Children: []pafsfs.Child{
 		{Name: "status", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: text}},
 		{Name: "status.json", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: js}},
+		{Name: "pid", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: pid}},
 	}}}
 }
 

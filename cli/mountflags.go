@@ -39,6 +39,7 @@ type mountConfig struct {
 	debugFUSE    bool
 	logFile      string
 	options      []string
+	nonEmpty     bool // -o nonempty: mount over a non-empty directory
 }
 
 func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
@@ -96,16 +97,26 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	// -o options pafs understands itself become flags; the rest go to the kernel.
+	var kernel []string
 	for _, o := range c.options {
 		for _, opt := range strings.Split(o, ",") {
-			switch strings.TrimSpace(opt) {
+			switch opt = strings.TrimSpace(opt); opt {
+			case "":
 			case "ro":
 				c.readOnly = true
+			case "rw":
+				c.readOnly = false
 			case "allow_other":
 				c.allowOther = true
+			case "nonempty":
+				c.nonEmpty = true
+			default:
+				kernel = append(kernel, opt)
 			}
 		}
 	}
+	c.options = kernel
 	if c.writeBack < 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 {
 		return nil, errors.New("--write-back, --dir-cache-time and --rate-window must be positive (write-back may be 0)")
 	}

@@ -86,7 +86,7 @@ func TestEmacsSave(t *testing.T) {
 		t.Skip("emacs not installed")
 	}
 	e := start(t)
-	before := seedEdit(t, e)
+	seedEdit(t, e)
 	emacs := func(from, to string) {
 		e.MustRun(e.Home, "emacs", "--batch", "-Q", "app.py",
 			"--eval", "(setq make-backup-files t)",
@@ -97,7 +97,7 @@ func TestEmacsSave(t *testing.T) {
 	emacs("hello", "hi")
 	waitRemote(t, e, "app.py", strings.Replace(original, "'hello'", "'hi'", 1))
 	e.WaitIdle()
-	before = e.Counts()
+	before := e.Counts()
 	emacs("hi", "goodbye")
 	checkOneSave(t, e, "emacs", before, edited)
 }

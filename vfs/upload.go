@@ -5,7 +5,6 @@ import (
 	"syscall"
 
 	"github.com/pafs/pafs/remote"
-	"github.com/pafs/pafs/rpath"
 	"github.com/pafs/pafs/writeback"
 )
 
@@ -144,20 +143,16 @@ func (f *FS) tombstoneLocked(p string, isDir bool, after ...uint64) (uint64, err
 	return id, nil
 }
 
-// ensureDirsLocked makes sure that the deepest directory created here above
-// dir still reaches the server after something queued inside it was dropped.
+// ensureDirsLocked makes sure that dir, if it was created here, still
+// reaches the server after something queued inside it (whose upload would
+// have created it) was dropped. Its parents need nothing: creating dir
+// creates them, and a parent that is not local exists already.
 func (f *FS) ensureDirsLocked(dir string) {
-	for a := dir; a != "/"; a, _ = rpath.Split(a) {
-		e := f.ov.get(a)
-		if e == nil || e.kind != kDir || e.remote {
-			return
-		}
-		if e.op != 0 || f.queuedBelowLocked(a) {
-			return
-		}
-		f.addMkdirLocked(e)
+	e := f.ov.get(dir)
+	if e == nil || e.kind != kDir || e.remote || e.op != 0 || f.queuedBelowLocked(dir) {
 		return
 	}
+	f.addMkdirLocked(e)
 }
 
 func (f *FS) addMkdirLocked(e *entry) error {

@@ -62,7 +62,13 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "pafs")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/pafs/pafs")
+		args := []string{"build", "-o", binPath}
+		if os.Getenv("PAFS_TEST_RACE") != "" {
+			// The mount runs in a child process, so -race on the test binary
+			// does not reach it: PAFS_TEST_RACE=1 builds pafs with -race.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "github.com/pafs/pafs")...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

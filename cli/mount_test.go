@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseMountArgs(t *testing.T) {
+	c, err := parseMountArgs([]string{"-o", "ro,allow_other,max_read=131072", "--cache-max-size", "512M", "--write-back", "0", "mnt"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.readOnly || !c.allowOther || c.cacheMax != 512<<20 || c.writeBack != 0 {
+		t.Errorf("parsed %+v", c)
+	}
+	if len(c.options) != 1 || c.options[0] != "max_read=131072" {
+		t.Errorf("kernel options %v", c.options)
+	}
+	if !filepath.IsAbs(c.mountpoint) {
+		t.Errorf("mountpoint %q not absolute", c.mountpoint)
+	}
+	for _, bad := range [][]string{{}, {"a", "b"}, {"--dir-cache-time", "0", "m"}, {"--cache-max-size", "lots", "m"}} {
+		if _, err := parseMountArgs(bad, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"100": 100, "1k": 1024, "5G": 5 << 30, "1.5M": 3 << 19, "2GiB": 2 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
+
+func TestCheckFUSEMissingDevice(t *testing.T) {
+	old := fuseDevice
+	defer func() { fuseDevice = old }()
+	fuseDevice = filepath.Join(t.TempDir(), "no-fuse")
+	err := checkFUSE()
+	if err == nil || !strings.Contains(err.Error(), "modprobe fuse") {
+		t.Errorf("checkFUSE = %v, want a how-to-fix message", err)
+	}
+}
+
+func TestPrepareMountpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "mnt")
+	if err := prepareMountpoint(dir, false); err != nil {
+		t.Fatalf("missing dir: %v", err)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Fatalf("not created: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "x"), nil, 0o644)
+	if err := prepareMountpoint(dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("non-empty dir: %v", err)
+	}
+	if err := prepareMountpoint(dir, true); err != nil {
+		t.Errorf("nonempty allowed: %v", err)
+	}
+	if err := prepareMountpoint("/proc", false); err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("/proc: %v", err)
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	bar := progressBar(&b)
+	bar(4, 4096, "")
+	bar(4, 4096, "")
+	bar(1, 10, "POST files/path/x: 503")
+	bar(0, 0, "")
+	out := b.String()
+	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "[######################........] 1 of 4 uploads left") || !strings.Contains(out, "503") {
+		t.Errorf("progress output:\n%s", out)
+	}
+}
