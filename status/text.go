@@ -3,7 +3,6 @@ package status
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -28,18 +27,35 @@ func (r Report) writeEndpoints(b *strings.Builder) {
 		b.WriteString("  none yet\n\n")
 		return
 	}
-	w := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "  endpoint\tin window\tnext free\twaiting\ttotal\tretries\t429s\terrors\t")
+	rows := [][]string{{"endpoint", "in window", "next free", "waiting", "total", "retries", "429s", "errors"}}
 	for _, e := range r.Endpoints {
 		win := fmt.Sprintf("%d", e.InWindow)
 		if e.Limit > 0 {
 			win = fmt.Sprintf("%d/%d", e.InWindow, e.Limit)
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", e.Family, win,
-			time.Duration(e.NextFree).Round(100*time.Millisecond), e.Waiting, e.Requests, e.Retries, e.Throttled, e.Errors)
+		rows = append(rows, []string{e.Family, win, time.Duration(e.NextFree).Round(100 * time.Millisecond).String(),
+			fmt.Sprint(e.Waiting), fmt.Sprint(e.Requests), fmt.Sprint(e.Retries), fmt.Sprint(e.Throttled), fmt.Sprint(e.Errors)})
 	}
-	w.Flush()
+	table(b, rows)
 	b.WriteString("\n")
+}
+
+// table writes rows with the first column left-aligned and the others
+// right-aligned, so names and numbers both read well.
+func table(b *strings.Builder, rows [][]string) {
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for _, row := range rows {
+		fmt.Fprintf(b, "  %-*s", widths[0], row[0])
+		for i := 1; i < len(row); i++ {
+			fmt.Fprintf(b, "  %*s", widths[i], row[i])
+		}
+		b.WriteString("\n")
+	}
 }
 
 func (r Report) writeQueue(b *strings.Builder) {
