@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -44,6 +45,9 @@ func (r *Root) OnAdd(ctx context.Context) {
 	t.root = files
 	r.AddChild("files", files, false)
 	home := &gofs.MemSymlink{Data: []byte("files/home/" + r.username)}
+	now := uint64(time.Now().Unix())
+	home.Attr.Mtime, home.Attr.Atime, home.Attr.Ctime = now, now, now
+	home.Attr.Uid, home.Attr.Gid = ownerUID, ownerGID
 	r.AddChild("home", r.NewPersistentInode(ctx, home, gofs.StableAttr{Mode: syscall.S_IFLNK}), false)
 	for _, c := range r.extra {
 		r.AddChild(c.Name, r.NewPersistentInode(ctx, c.Node, gofs.StableAttr{Mode: c.Mode}), false)
