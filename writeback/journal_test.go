@@ -1,0 +1,66 @@
+package writeback
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Ops survive a reopen in order, held ones released; a torn or foreign entry
+// is set aside (never deleted) and reported.
+func TestJournalRecovery(t *testing.T) {
+	dir := t.TempDir()
+	q, rec, errs := Open(Options{Dir: dir})
+	if len(rec) != 0 || len(errs) != 0 {
+		t.Fatalf("fresh queue: %v %v", rec, errs)
+	}
+	for _, op := range []Op{
+		{Kind: Upload, Path: "/a", Item: "i1", Held: true, NotBefore: time.Now().Add(time.Hour)},
+		{Kind: Delete, Path: "/b"},
+		{Kind: Mkdir, Path: "/c"},
+	} {
+		if _, err := q.Add(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, _ := q.Add(Op{Kind: Upload, Path: "/gone", Item: "i2"})
+	q.Cancel(id)
+	os.WriteFile(filepath.Join(dir, "99.json"), []byte("{torn"), 0o600)
+	os.WriteFile(filepath.Join(dir, "98.json.tmp"), []byte("half-written"), 0o600)
+
+	_, rec, errs = Open(Options{Dir: dir})
+	if len(errs) != 1 {
+		t.Errorf("errors %v, want one for the torn entry", errs)
+	}
+	if len(rec) != 3 || rec[0].Path != "/a" || rec[1].Path != "/b" || rec[2].Path != "/c" {
+		t.Fatalf("recovered %+v", rec)
+	}
+	if rec[0].Held || rec[0].NotBefore.After(time.Now().Add(time.Minute)) {
+		t.Errorf("recovered upload still held or deferred: %+v", rec[0])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "99.json.bad")); err != nil {
+		t.Errorf("torn entry not set aside: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "98.json.tmp")); !os.IsNotExist(err) {
+		t.Error("temp file left")
+	}
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+		t.Errorf("queue dir mode %v", st.Mode())
+	}
+}
+
+func TestBackoffGrowsAndCaps(t *testing.T) {
+	q := &Queue{o: Options{BackoffBase: time.Second, BackoffMax: time.Minute}}
+	prev := time.Duration(0)
+	for tries := 1; tries <= 10; tries++ {
+		d := q.backoff(tries)
+		if d > 72*time.Second {
+			t.Fatalf("try %d: %v beyond the cap", tries, d)
+		}
+		if tries <= 5 && d < prev/2 {
+			t.Errorf("try %d: %v shrank from %v", tries, d, prev)
+		}
+		prev = d
+	}
+}
