@@ -7,35 +7,22 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-
-	"github.com/spf13/pflag"
 )
 
 // runStatus is `pafs status MOUNTPOINT`: what the mount is doing, read from
 // MOUNTPOINT/.pafs/status (or status.json with --json).
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fl := pflag.NewFlagSet("pafs status", pflag.ContinueOnError)
-	fl.SetOutput(stderr)
-	asJSON := fl.Bool("json", false, "print the status as JSON, for scripts")
-	fl.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: pafs status [--json] MOUNTPOINT\n\nShows rate-limit budgets, pending uploads, cache hit rates and recent errors of a mount.\n\nFlags:\n")
-		fl.PrintDefaults()
-	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fl.NArg() != 1 {
-		fl.Usage()
-		return 2
+	cmd := newMountpointCommand("status", "[--json] MOUNTPOINT",
+		"Shows rate-limit budgets, pending uploads, cache hit rates and recent errors of a mount.", stderr)
+	asJSON := cmd.fl.Bool("json", false, "print the status as JSON, for scripts")
+	dir, code := cmd.parse(args)
+	if code >= 0 {
+		return code
 	}
 	name := "status"
 	if *asJSON {
 		name = "status.json"
 	}
-	dir, _ := filepath.Abs(fl.Arg(0))
 	b, err := os.ReadFile(filepath.Join(dir, ".pafs", name))
 	if err != nil {
 		fmt.Fprintf(stderr, "pafs status: %s\n", describeMountError(dir, err))

@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/pafs/pafs/status"
 )
 
@@ -23,24 +21,13 @@ import (
 // upload what is pending and unmount, showing progress; a dead mount (pafs
 // was killed) is cleared instead.
 func runUnmount(args []string, stdout, stderr io.Writer) int {
-	fl := pflag.NewFlagSet("pafs unmount", pflag.ContinueOnError)
-	fl.SetOutput(stderr)
-	force := fl.Bool("force", false, "unmount without waiting for pending uploads (they stay queued for the next mount)")
-	fl.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: pafs unmount [--force] MOUNTPOINT\n\nUploads what is pending, then unmounts. Clears a dead mount left by a killed pafs.\n\nFlags:\n")
-		fl.PrintDefaults()
+	cmd := newMountpointCommand("unmount", "[--force] MOUNTPOINT",
+		"Uploads what is pending, then unmounts. Clears a dead mount left by a killed pafs.", stderr)
+	force := cmd.fl.Bool("force", false, "unmount without waiting for pending uploads (they stay queued for the next mount)")
+	dir, code := cmd.parse(args)
+	if code >= 0 {
+		return code
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fl.NArg() != 1 {
-		fl.Usage()
-		return 2
-	}
-	dir, _ := filepath.Abs(fl.Arg(0))
 	if !isMountpoint(dir) {
 		fmt.Fprintf(stderr, "pafs unmount: %s is not mounted\n", dir)
 		return 1
