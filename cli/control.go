@@ -2,7 +2,9 @@ package cli
 
 import (
 	"log/slog"
+	"strings"
 
+	"github.com/pafs/pafs/control"
 	pafsfs "github.com/pafs/pafs/fs"
 	"github.com/pafs/pafs/remote"
 	"github.com/pafs/pafs/status"
@@ -12,5 +14,32 @@ import (
 // controlChildren returns the control folders (webapps/, schedule/, ...) to
 // mount beside files/.
 func controlChildren(client *remote.Client, files *vfs.FS, errs *status.Errors, c *mountConfig, log *slog.Logger) []pafsfs.Child {
-	return nil
+	ctl := control.New(control.Config{
+		Client: client, Files: files, Errors: errs, Log: log,
+		TTL:             c.dirCacheTime,
+		WebHost:         webHost(c),
+		AutoReload:      c.autoReload,
+		AutoReloadDelay: c.autoReloadDelay,
+	})
+	if c.autoReload {
+		log.Info("auto-reload: web apps reload by themselves after uploads under their source directory or to their WSGI file",
+			"quiet period", c.autoReloadDelay)
+	}
+	return ctl.Children()
+}
+
+// webHost is the site whose pages messages link to (a console must be
+// opened once in a browser before it takes input).
+func webHost(c *mountConfig) string {
+	if c.apiURL != "" {
+		return strings.TrimRight(c.apiURL, "/")
+	}
+	if c.demo {
+		return ""
+	}
+	u, err := remote.RegionURL(c.region)
+	if err != nil {
+		return ""
+	}
+	return u
 }

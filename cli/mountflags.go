@@ -40,6 +40,10 @@ type mountConfig struct {
 	logFile      string
 	options      []string
 	nonEmpty     bool // -o nonempty: mount over a non-empty directory
+
+	// Control folders (package control).
+	autoReload      bool          // --auto-reload: reload web apps after uploads to their code
+	autoReloadDelay time.Duration // --auto-reload-delay: quiet period before such a reload
 }
 
 func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
@@ -67,6 +71,8 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.BoolVar(&c.debugFUSE, "debug-fuse", false, "log every FUSE request")
 	fl.StringVar(&c.logFile, "log-file", "", "write the log to this file instead of stderr")
 	fl.StringArrayVarP(&c.options, "option", "o", nil, "extra FUSE mount options, comma separated")
+	fl.BoolVar(&c.autoReload, "auto-reload", false, "reload a web app by itself after uploads under its source directory or to its WSGI file")
+	fl.DurationVar(&c.autoReloadDelay, "auto-reload-delay", 1500*time.Millisecond, "with --auto-reload: the quiet period after the last upload before reloading")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pafs mount [flags] MOUNTPOINT\n\n"+
 			"Mounts a PythonAnywhere account at MOUNTPOINT and serves it in the foreground;\n"+

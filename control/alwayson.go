@@ -1,0 +1,76 @@
+package control
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/pafs/pafs/remote"
+)
+
+// always_on/: always-on tasks.
+
+func (c *Control) alwaysOnKind() *collection[remote.AlwaysOnTask] {
+	type T = remote.AlwaysOnTask
+	k := &kind[T]{
+		c:    c,
+		noun: "always-on task",
+		cache: newListCache(c, func(t T) string { return strconv.Itoa(t.ID) },
+			c.client.ListAlwaysOn),
+		fields: []field[T]{
+			{name: "command", mode: 0o644, show: func(t T) string { return t.Command },
+				set: func(t *T, v string) error { t.Command = v; return nonEmpty(v, "command") }},
+			{name: "description", mode: 0o644, show: func(t T) string { return t.Description },
+				set: func(t *T, v string) error { t.Description = v; return oneLine(v, "description") }},
+			{name: "enabled", mode: 0o644, show: func(t T) string { return formatBool(t.Enabled) },
+				set: func(t *T, v string) (err error) { t.Enabled, err = parseBool(v); return err }},
+			{name: "state", mode: 0o444, show: func(t T) string { return t.State }},
+		},
+		identity: []string{"id"},
+		readonly: []string{"url", "user"},
+		update: func(ctx context.Context, key string, cur, d T, names []string) (T, error) {
+			var p remote.AlwaysOnPatch
+			for _, n := range names {
+				switch n {
+				case "command":
+					p.Command = &d.Command
+				case "description":
+					p.Description = &d.Description
+				case "enabled":
+					p.Enabled = &d.Enabled
+				}
+			}
+			return c.client.UpdateAlwaysOn(ctx, cur.ID, p)
+		},
+	}
+	col := &collection[T]{
+		kind:     k,
+		folder:   "always_on",
+		defaults: T{Enabled: true},
+		required: []string{"command"},
+		template: map[string]any{"command": "", "description": "", "enabled": true},
+		create: func(ctx context.Context, d T) (T, error) {
+			on := d.Enabled
+			return c.client.CreateAlwaysOn(ctx, remote.AlwaysOnCreate{Command: d.Command, Description: d.Description, Enabled: &on})
+		},
+		del: func(ctx context.Context, key string) error {
+			id, _ := strconv.Atoi(key)
+			return c.client.DeleteAlwaysOn(ctx, id)
+		},
+	}
+	col.extras = func(key, path string) []entry {
+		id, _ := strconv.Atoi(key)
+		return []entry{
+			c.fileEntry("task.json", path+"/task.json", k.jsonFile(key)),
+			c.fileEntry("restart", path+"/restart", file{mode: 0o200, policy: triggerPolicy,
+				put: func(ctx context.Context, _ []byte) error {
+					if err := c.client.RestartAlwaysOn(ctx, id); err != nil {
+						return err
+					}
+					c.log.Info("restarted always-on task", "id", id)
+					return nil
+				}}),
+			c.staticLink("log", path+"/log", "../../files/var/log/alwayson-log-"+key+".log"),
+		}
+	}
+	return col
+}
