@@ -13,9 +13,9 @@ import (
 
 // controlChildren returns the control folders (webapps/, schedule/, ...) to
 // mount beside files/.
-func controlChildren(client *remote.Client, files *vfs.FS, errs *status.Errors, c *mountConfig, log *slog.Logger) []pafsfs.Child {
+func controlChildren(client *remote.Client, files *vfs.FS, errs, notices *status.Errors, c *mountConfig, log *slog.Logger) []pafsfs.Child {
 	ctl := control.New(control.Config{
-		Client: client, Files: files, Errors: errs, Log: log,
+		Client: client, Files: files, Errors: errs, Notices: notices, Log: log,
 		TTL:             c.dirCacheTime,
 		WebHost:         webHost(c),
 		AutoReload:      c.autoReload,

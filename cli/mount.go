@@ -107,9 +107,10 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	}
 	m.files = files
 	m.cleanup = append(m.cleanup, files.Close)
-	src := &status.Source{Client: client, Files: files, Errors: m.errors,
+	notices := status.NewErrors(10)
+	src := &status.Source{Client: client, Files: files, Errors: m.errors, Notices: notices,
 		Account: c.username + "@" + baseURL, Mountpoint: c.mountpoint, Started: time.Now()}
-	children := append(controlChildren(client, files, m.errors, c, m.log), statusDir(src))
+	children := append(controlChildren(client, files, m.errors, notices, c, m.log), statusDir(src))
 	root := pafsfs.NewRoot(files, c.username, children...)
 	m.srv, err = pafsfs.Mount(c.mountpoint, root, pafsfs.MountOptions{
 		FsName: "pafs:" + c.username, AllowOther: c.allowOther, ReadOnly: c.readOnly,

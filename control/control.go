@@ -35,7 +35,10 @@ type Config struct {
 	Client *remote.Client
 	Files  *vfs.FS // the files/ tree: reloads wait for its uploads
 	Errors *status.Errors
-	Log    *slog.Logger
+	// Notices hears what is not an error but needs the user's attention
+	// (a reload is needed); nil sends it to Errors.
+	Notices *status.Errors
+	Log     *slog.Logger
 	// TTL is how long a listed object is trusted (--dir-cache-time).
 	TTL time.Duration
 	// WebHost is the site's URL ("https://www.pythonanywhere.com"), for

@@ -130,5 +130,9 @@ func (c *Control) staticHeaders(domain string) *collection[remote.StaticHeader] 
 func (c *Control) remindReload(domain, what string) {
 	msg := what + ": touch webapps/" + domain + "/reload to apply it"
 	c.log.Info("reload needed", "domain", domain, "why", msg)
-	c.cfg.Errors.Add("reload needed", "webapps/"+domain, errors.New(msg))
+	notices := c.cfg.Notices
+	if notices == nil {
+		notices = c.cfg.Errors
+	}
+	notices.Add("reload needed", "webapps/"+domain, errors.New(msg))
 }

@@ -84,7 +84,8 @@ func api(t *testing.T, e *mounttest.Env, method, path, body string) {
 // lastErrors is the status file's "last errors", one message a line.
 func lastErrors(e *mounttest.Env) string {
 	var b strings.Builder
-	for _, ev := range e.Status().Errors {
+	st := e.Status()
+	for _, ev := range append(st.Errors, st.Notices...) {
 		b.WriteString(ev.Op + " " + ev.Path + ": " + ev.Message + "\n")
 	}
 	return b.String()

@@ -146,8 +146,8 @@ func TestControlStaticMappings(t *testing.T) {
 	if got := e.Emu.StaticFiles(appA); len(got) != 1 || got[0].URL != "/assets/" {
 		t.Errorf("static files on the server: %+v", got)
 	}
-	if errs := lastErrors(e); !strings.Contains(errs, "touch webapps/"+appA+"/reload") {
-		t.Errorf("no reminder to reload in the status:\n%s", errs)
+	if st := e.Status(); len(st.Notices) == 0 || !strings.Contains(st.Notices[len(st.Notices)-1].Message, "touch webapps/"+appA+"/reload") {
+		t.Errorf("no reminder to reload among the status's notices: %+v", st.Notices)
 	}
 	sh(t, e, `echo '{"url": "/media/", "path": "/home/alice/media"}' > `+d+"/static_files/new")
 	nid := strings.TrimSpace(sh(t, e, "readlink "+d+"/static_files/latest"))

@@ -14,7 +14,8 @@ type Source struct {
 	Client     *remote.Client
 	Files      *vfs.FS
 	Errors     *Errors
-	Account    string // user@host
+	Notices    *Errors // things to do that are not failures (a reload is needed)
+	Account    string  // user@host
 	Mountpoint string
 	Started    time.Time
 	Now        func() time.Time
@@ -32,6 +33,7 @@ type Report struct {
 	Cache      Cache      `json:"cache"`
 	Errors     []Event    `json:"last_errors"`
 	ErrorCount int        `json:"error_count"`
+	Notices    []Event    `json:"notices"`
 }
 
 // Endpoint is one endpoint family's budget and counters.
@@ -122,6 +124,9 @@ func (s *Source) Collect() Report {
 	}
 	if s.Errors != nil {
 		r.Errors, r.ErrorCount = s.Errors.List()
+	}
+	if s.Notices != nil {
+		r.Notices, _ = s.Notices.List()
 	}
 	return r
 }

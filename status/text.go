@@ -13,6 +13,7 @@ func (r Report) Text() string {
 	r.writeEndpoints(&b)
 	r.writeQueue(&b)
 	r.writeCache(&b)
+	r.writeNotices(&b)
 	r.writeErrors(&b)
 	return b.String()
 }
@@ -90,6 +91,17 @@ func (r Report) writeCache(b *strings.Builder) {
 	c := r.Cache
 	fmt.Fprintf(b, "Cache: listings %s hit, file contents %s hit, %s on disk\n\n",
 		rate(c.ListingHits, c.ListingMisses), rate(c.ContentHits, c.ContentMisses), bytes(c.ContentBytes))
+}
+
+func (r Report) writeNotices(b *strings.Builder) {
+	if len(r.Notices) == 0 {
+		return
+	}
+	b.WriteString("Notices:\n")
+	for _, e := range r.Notices {
+		fmt.Fprintf(b, "  %s  %s: %s\n", e.Time.Format("15:04:05"), e.Path, e.Message)
+	}
+	b.WriteString("\n")
 }
 
 func (r Report) writeErrors(b *strings.Builder) {
