@@ -9,6 +9,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	pafsfs "github.com/pafs/pafs/fs"
 )
 
 // dirNode is every control folder. What it holds comes from list; what
@@ -42,6 +44,7 @@ var (
 	_ gofs.NodeSymlinker = (*dirNode)(nil)
 	_ gofs.NodeLinker    = (*dirNode)(nil)
 	_ gofs.NodeMknoder   = (*dirNode)(nil)
+	_ gofs.NodeStatfser  = (*dirNode)(nil)
 )
 
 // newDir makes a folder node; key is its identity.
@@ -237,4 +240,10 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out 
 // staticList is a list function for a folder whose names never change.
 func staticList(ents ...entry) func(context.Context) ([]entry, error) {
 	return func(context.Context) ([]entry, error) { return ents, nil }
+}
+
+// Statfs answers like the rest of the mount (go-fuse would answer zeros).
+func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	pafsfs.FillStatfs(out)
+	return 0
 }

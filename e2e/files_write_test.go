@@ -260,12 +260,14 @@ func TestLinksModesTimes(t *testing.T) {
 // statfs reports plenty of free space.
 func TestStatfs(t *testing.T) {
 	e := start(t)
-	var s syscall.Statfs_t
-	if err := syscall.Statfs(e.Home, &s); err != nil {
-		t.Fatal(err)
-	}
-	if free := s.Bavail * uint64(s.Bsize); free < 1<<40 {
-		t.Errorf("free space %d", free)
+	for _, dir := range []string{e.Home, e.Dir, filepath.Join(e.Dir, "webapps"), filepath.Join(e.Dir, ".pafs")} {
+		var s syscall.Statfs_t
+		if err := syscall.Statfs(dir, &s); err != nil {
+			t.Fatal(err)
+		}
+		if free := s.Bavail * uint64(s.Bsize); free < 1<<40 {
+			t.Errorf("%s: free space %d", dir, free)
+		}
 	}
 	if out := e.MustRun(e.Home, "df", "-h", "."); !strings.Contains(out, "pafs") {
 		t.Errorf("df: %s", out)

@@ -81,10 +81,10 @@ func errno(err error) syscall.Errno {
 	return syscall.EIO
 }
 
-// fillStatfs answers statfs with a large, mostly free file system, so that
+// FillStatfs answers statfs with a large, mostly free file system, so that
 // tools that check free space (cp, rsync, installers) go ahead. The API has no
 // quota call.
-func fillStatfs(out *fuse.StatfsOut) {
+func FillStatfs(out *fuse.StatfsOut) {
 	const bsize = 4096
 	const total = 1 << 50 // 1 PiB, as rclone reports when the backend can't tell
 	out.Bsize = bsize

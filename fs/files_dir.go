@@ -178,7 +178,7 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out 
 }
 
 func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	fillStatfs(out)
+	FillStatfs(out)
 	return 0
 }
 

@@ -67,7 +67,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 }
 
 func (n *fileNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	fillStatfs(out)
+	FillStatfs(out)
 	return 0
 }
 

@@ -56,7 +56,15 @@ type StaticDir struct {
 	Children []Child
 }
 
-var _ gofs.NodeOnAdder = (*StaticDir)(nil)
+var (
+	_ gofs.NodeOnAdder  = (*StaticDir)(nil)
+	_ gofs.NodeStatfser = (*StaticDir)(nil)
+)
+
+func (d *StaticDir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	FillStatfs(out)
+	return 0
+}
 
 func (d *StaticDir) OnAdd(ctx context.Context) {
 	for _, c := range d.Children {

@@ -62,6 +62,6 @@ func (r *Root) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 }
 
 func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	fillStatfs(out)
+	FillStatfs(out)
 	return 0
 }
