@@ -295,3 +295,20 @@ func TestControlWebappMkdirRmdir(t *testing.T) {
 	}
 	fails(t, e, "rmdir webapps/"+appB)
 }
+
+// A custom domain without a CNAME: the API reloads but answers 409
+// cname_error; touch succeeds and the log says why the site may not answer.
+func TestControlReloadCNAMEWarning(t *testing.T) {
+	e := start(t)
+	e.Emu.AddWebapp(emulator.Webapp{DomainName: "www.custom-example.org", PythonVersion: "3.10",
+		SourceDirectory: "/home/alice/site", Enabled: true, CNAMEError: true}, "")
+	if out, code := e.Sh(e.Dir, "touch webapps/www.custom-example.org/reload"); code != 0 {
+		t.Fatalf("touch reload: exit %d %s", code, out)
+	}
+	if got := webapp(t, e, "www.custom-example.org").Reloads; got != 1 {
+		t.Errorf("%d reloads", got)
+	}
+	e.WaitFor("a CNAME warning in the log", 5*time.Second, func() bool {
+		return strings.Contains(strings.ToLower(e.Log()), "cname")
+	})
+}

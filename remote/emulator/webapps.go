@@ -29,6 +29,9 @@ type Webapp struct {
 
 	// Reloads counts POSTs to reload/.
 	Reloads int `json:"-"`
+	// CNAMEError makes reload answer 409 {"status": "error", "error":
+	// "cname_error"} after reloading, as for a custom domain without a CNAME.
+	CNAMEError bool `json:"-"`
 }
 
 type webappState struct {
@@ -234,7 +237,12 @@ func (e *Emulator) webappAction(c *call, fn func(w *Webapp)) response {
 }
 
 func (e *Emulator) webappReload(c *call) response {
-	return e.webappAction(c, func(w *Webapp) { w.Reloads++ })
+	cname := false
+	resp := e.webappAction(c, func(w *Webapp) { w.Reloads++; cname = w.CNAMEError })
+	if cname && resp.status == http.StatusOK {
+		return jsonResponse(http.StatusConflict, map[string]string{"status": "error", "error": "cname_error"})
+	}
+	return resp
 }
 
 func (e *Emulator) webappEnable(c *call) response {
