@@ -35,6 +35,9 @@ type Config struct {
 	WorkDir string
 	// Keep leaves the temporary directories behind, for inspection.
 	Keep bool
+	// MountLog, if set, is where the mount logs every request (pafs mount
+	// -v --log-file): which requests a phase made, and how long each took.
+	MountLog string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -77,8 +80,8 @@ func (c Config) Window() time.Duration {
 // ScaleText says what the scale means, e.g. "40 requests per 3s (20× faster
 // than the real 60s)".
 func (c Config) ScaleText() string {
-	return fmt.Sprintf("%d requests per %s per endpoint family (%g× faster than the real %d per %s)",
-		c.Limit, c.Window(), c.Scale, c.Limit, realWindow)
+	return fmt.Sprintf("%d requests per %gs per endpoint family (%g× faster than the real %gs)",
+		c.Limit, c.Window().Seconds(), c.Scale, realWindow.Seconds())
 }
 
 // selected reports whether the phase id ("4b", workload "4") is to run.
