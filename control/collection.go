@@ -57,6 +57,19 @@ func (col *collection[T]) dirNode() *dirNode {
 	})
 	d.mtime = col.cache.mtime
 	d.scratch = &scratchDir{}
+	d.quick = func(name string) (entry, bool) {
+		latest := c.getLatest(path)
+		switch {
+		case name == "new":
+			return newFile, true
+		case latest == "":
+		case name == "latest":
+			return c.link("latest", path+"/latest", func() string { return c.getLatest(path) }), true
+		case name == latest:
+			return dirEntry(latest, path+"/"+latest, func() *dirNode { return col.objectDir(latest, path+"/"+latest) }), true
+		}
+		return entry{}, false
+	}
 	d.rmdir = func(ctx context.Context, key string) error {
 		if err := col.del(ctx, key); err != nil {
 			return err

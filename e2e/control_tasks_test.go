@@ -232,3 +232,17 @@ func TestControlAlwaysOn(t *testing.T) {
 		t.Errorf("%d always-on tasks after rmdir, want 1", n)
 	}
 }
+
+// Creating a task and deleting it again costs exactly the create and the
+// delete: new and latest are answered without listing the tasks.
+func TestControlCreateDeleteCostsTwo(t *testing.T) {
+	e := start(t)
+	before := e.Counts()
+	id := strings.TrimSpace(sh(t, e, `echo '{"command": "echo hi", "interval": "hourly", "minute": 5}' > schedule/new && readlink schedule/latest`))
+	sh(t, e, "rmdir schedule/"+id)
+	equalCounts(t, "create and delete", mounttest.Delta(before, e.Counts()),
+		map[string]int{"POST schedule": 1, "DELETE schedule/{id}": 1})
+	if n := len(e.Emu.ScheduledTasks()); n != 0 {
+		t.Errorf("%d tasks left", n)
+	}
+}
