@@ -90,12 +90,16 @@ func newID() string {
 
 // Lookup returns a referenced item for path if one is cached and usable: dirty,
 // or clean and younger than the TTL, and not failed. The caller must Release it.
+// An item that is merely old stays cached (see Revive) until a new download
+// replaces it.
 func (c *Content) Lookup(path string) (*Item, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	it, ok := c.byPath[path]
 	if ok && !it.usable(c.now(), c.ttl) {
-		c.detachLocked(it)
+		if it.failed() {
+			c.detachLocked(it)
+		}
 		ok = false
 	}
 	if !ok {
@@ -103,6 +107,21 @@ func (c *Content) Lookup(path string) (*Item, bool) {
 		return nil, false
 	}
 	c.hits++
+	c.refLocked(it)
+	return it, true
+}
+
+// Revive returns a referenced item for path if a complete copy is cached,
+// however old, and makes it count as fresh for another TTL: the copy to serve
+// when the server cannot be reached (stale is better than an error). The
+// caller must Release it.
+func (c *Content) Revive(path string) (*Item, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.byPath[path]
+	if !ok || !it.revive(c.now()) {
+		return nil, false
+	}
 	c.refLocked(it)
 	return it, true
 }
@@ -141,9 +160,11 @@ func (c *Content) newItem(path, id string, dirty, existing bool) (*Item, error) 
 			return nil, ErrBusy
 		}
 	}
-	flags := os.O_RDWR | os.O_CREATE
+	// A new item's file must not exist yet; an adopted one must (a missing
+	// file is lost data, never an empty upload).
+	flags := os.O_RDWR
 	if !existing {
-		flags |= os.O_EXCL
+		flags |= os.O_CREATE | os.O_EXCL
 	}
 	f, err := os.OpenFile(filepath.Join(c.dir, id), flags, 0o600)
 	if err != nil {

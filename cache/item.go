@@ -36,6 +36,7 @@ type Item struct {
 	err      error // download failure
 	dirty    bool  // holds local data not yet uploaded
 	gen      uint64
+	upTo     uint64 // 1 + the newest generation an upload confirmed; 0: none
 	fetched  time.Time
 }
 
@@ -66,6 +67,20 @@ func (it *Item) usable(now time.Time, ttl time.Duration) bool {
 		return false
 	}
 	return it.dirty || now.Sub(it.fetched) < ttl
+}
+
+// revive marks a complete, healthy item as fetched now; it reports false for
+// an incomplete or failed one.
+func (it *Item) revive(now time.Time) bool {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if !it.complete || it.err != nil || it.f == nil {
+		return false
+	}
+	if !it.dirty {
+		it.fetched = now
+	}
+	return true
 }
 
 func (it *Item) failed() bool {
@@ -291,6 +306,7 @@ func (it *Item) MarkDirty() {
 // (and stays dirty) if the item was written since.
 func (it *Item) MarkClean(gen uint64) bool {
 	it.mu.Lock()
+	it.upTo = max(it.upTo, gen+1)
 	if it.gen != gen {
 		it.mu.Unlock()
 		return false
@@ -300,6 +316,14 @@ func (it *Item) MarkClean(gen uint64) bool {
 	it.mu.Unlock()
 	it.c.markIdleIfClean(it)
 	return true
+}
+
+// Uploaded reports whether an upload of generation gen, or of a later one,
+// was confirmed (MarkClean): everything written up to gen is on the server.
+func (it *Item) Uploaded(gen uint64) bool {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return it.upTo > gen
 }
 
 // Snapshot returns a reader over the item's current content, for an upload,

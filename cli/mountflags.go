@@ -32,6 +32,7 @@ type mountConfig struct {
 	writeBack    time.Duration
 	transfers    int
 	retries      int
+	timeout      time.Duration
 	localOnly    []string
 	readOnly     bool
 	allowOther   bool
@@ -64,6 +65,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.DurationVar(&c.writeBack, "write-back", 2*time.Second, "delay between close and upload; 0 uploads during close and returns its error")
 	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")
 	fl.IntVar(&c.retries, "retries", 6, "retries of one request after a network error, a 5xx or a 429 (failed uploads are also requeued)")
+	fl.DurationVar(&c.timeout, "timeout", 30*time.Second, "a request the server makes no progress on for this long fails and is retried (no answer to a read, a download gone silent)")
 	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of file names that are never uploaded (editor temp files are built in)")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")
@@ -123,8 +125,8 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 		}
 	}
 	c.options = kernel
-	if c.writeBack < 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 {
-		return nil, errors.New("--write-back, --dir-cache-time and --rate-window must be positive (write-back may be 0)")
+	if c.writeBack < 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 || c.timeout <= 0 {
+		return nil, errors.New("--write-back, --dir-cache-time, --rate-window and --timeout must be positive (write-back may be 0)")
 	}
 	if c.username == "" {
 		c.username = os.Getenv("PA_USERNAME")

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +53,14 @@ type Config struct {
 	Logger *slog.Logger
 	// UserAgent is appended to "pafs/<version> (+https://github.com/pafs/pafs)".
 	UserAgent string
+	// Timeout bounds how long a request may make no progress: the wait for
+	// an answer, every wait while sending a body (the server not taking
+	// it), and every wait for more bytes of an answer's body (a download
+	// stalled half way). The attempt then fails like a dropped connection
+	// and is retried. Once a body is sent, the wait for the answer also
+	// allows a second per 32 MiB sent: the server may still be storing it.
+	// 0 means 30 s; negative turns it off.
+	Timeout time.Duration
 }
 
 const (
@@ -59,6 +68,7 @@ const (
 	defaultRateWindow = time.Minute
 	defaultMaxRetries = 6
 	defaultRetryBase  = 500 * time.Millisecond
+	defaultTimeout    = 30 * time.Second
 	// sendInputFactor: send_input is allowed 120/min against 40/min elsewhere.
 	sendInputFactor = 3
 	// maxJSONBody bounds how much of a JSON answer is read into memory.
@@ -79,6 +89,7 @@ type Client struct {
 	window     time.Duration
 	maxRetries int
 	retryBase  time.Duration
+	timeout    time.Duration // ≤ 0: none
 	log        *slog.Logger
 
 	mu       sync.Mutex
@@ -125,6 +136,7 @@ func New(cfg Config) (*Client, error) {
 		window:     orDefault(max(cfg.RateWindow, 0), defaultRateWindow),
 		maxRetries: max(orDefault(cfg.MaxRetries, defaultMaxRetries), 0),
 		retryBase:  orDefault(cfg.RetryBase, defaultRetryBase),
+		timeout:    orDefault(cfg.Timeout, defaultTimeout),
 		log:        cfg.Logger,
 		families:   map[string]*family{},
 	}
@@ -324,29 +336,131 @@ type attemptResult struct {
 
 // attempt sends the call once.
 func (c *Client) attempt(ctx context.Context, fam *family, cl *call) attemptResult {
-	req, err := c.newRequest(ctx, cl)
+	// actx is the request's own context: cancelled when the server makes no
+	// progress for c.timeout (see Config.Timeout), and once the answer is
+	// consumed (for streams: when the caller closes the body).
+	actx, cancel := context.WithCancel(ctx)
+	req, err := c.newRequest(actx, cl)
 	if err != nil {
+		cancel()
 		return attemptResult{kind: outcomeFinal, err: fmt.Errorf("%s %s: %w", cl.method, cl.display(), err)}
 	}
 	release, err := fam.acquire(ctx, c.log)
 	if err != nil {
+		cancel()
 		return attemptResult{kind: outcomeFinal, err: fmt.Errorf("%s %s: %w", cl.method, cl.display(), err)}
 	}
 	fam.sent(cl.method)
 	start := time.Now()
+	var answer *time.Timer // no progress sending, or no answer
+	if c.timeout > 0 {
+		answer = time.AfterFunc(c.timeout, cancel)
+		if req.Body != nil {
+			req.Body = &sendingBody{rc: req.Body, timer: answer, limit: c.timeout}
+		}
+	}
 	resp, err := c.hc.Do(req)
 	// The answer (or the failure) is here: stamp the slot now, the server has
 	// counted the request by this time.
 	release()
+	if answer != nil && !answer.Stop() && ctx.Err() == nil {
+		if err == nil {
+			resp.Body.Close()
+		}
+		err = fmt.Errorf("%w: no answer within %s", errStalled, c.timeout)
+	}
 	if err != nil {
+		cancel()
 		c.log.Debug("request failed", "method", cl.method, "endpoint", cl.display(), "duration", time.Since(start), "error", err.Error())
 		return transportFailure(ctx, cl, err)
 	}
 	c.log.Debug("request", "method", cl.method, "endpoint", cl.display(), "status", resp.StatusCode, "duration", time.Since(start))
+	resp.Body = c.watch(ctx, resp.Body, cancel)
+	var r attemptResult
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return c.success(cl, resp)
+		r = c.success(cl, resp)
+	} else {
+		r = c.failure(cl, resp)
 	}
-	return c.failure(cl, resp)
+	if r.kind != outcomeOK || !cl.stream {
+		cancel() // a stream's body is still being read: closing it cancels
+	}
+	return r
+}
+
+// sendingBody is a request body that pushes the no-progress timer back at
+// every read the transport makes of it, and gives the answer more time once
+// it is all sent (a second per 32 MiB: the server stores it first).
+type sendingBody struct {
+	rc    io.ReadCloser
+	timer *time.Timer
+	limit time.Duration
+	sent  int64
+}
+
+func (b *sendingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.sent += int64(n)
+	if err == io.EOF {
+		b.timer.Reset(b.limit + time.Duration(b.sent>>25)*time.Second)
+	} else {
+		b.timer.Reset(b.limit)
+	}
+	return n, err
+}
+
+func (b *sendingBody) Close() error { return b.rc.Close() }
+
+// errStalled marks an attempt the server made no progress on for the
+// configured Timeout.
+var errStalled = errors.New("server stalled")
+
+// watch wraps an answer's body so that a read waiting longer than c.timeout
+// for bytes fails (by cancelling the request) instead of hanging: a server
+// or network that goes silent half way through an answer. Time the reader
+// spends between reads does not count. Closing the body cancels the request.
+func (c *Client) watch(ctx context.Context, rc io.ReadCloser, cancel context.CancelFunc) io.ReadCloser {
+	w := &watchedBody{rc: rc, ctx: ctx, cancel: cancel, limit: c.timeout}
+	if c.timeout > 0 {
+		w.timer = time.AfterFunc(time.Hour, func() {
+			w.stalled.Store(true)
+			cancel()
+		})
+		w.timer.Stop()
+	}
+	return w
+}
+
+type watchedBody struct {
+	rc      io.ReadCloser
+	ctx     context.Context // the caller's: its end is not a stall
+	cancel  context.CancelFunc
+	limit   time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func (w *watchedBody) Read(p []byte) (int, error) {
+	if w.timer != nil {
+		w.timer.Reset(w.limit)
+	}
+	n, err := w.rc.Read(p)
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if err != nil && err != io.EOF && w.stalled.Load() && w.ctx.Err() == nil {
+		err = fmt.Errorf("%w: no data for %s", errStalled, w.limit)
+	}
+	return n, err
+}
+
+func (w *watchedBody) Close() error {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	err := w.rc.Close()
+	w.cancel()
+	return err
 }
 
 // success handles a 2xx answer.

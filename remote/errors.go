@@ -61,6 +61,12 @@ var (
 	// ErrInvalidPath is returned for file paths the API cannot address:
 	// relative paths, "." or ".." segments, NUL bytes.
 	ErrInvalidPath = errors.New("invalid file path")
+	// ErrSourceShrank is wrapped by Upload's error when a seekable source
+	// ended before the length it had when the attempt began (a file
+	// truncated while it was being uploaded). The request announced that
+	// length, so the client does not send it again: the caller should take
+	// a new snapshot of its data and upload that.
+	ErrSourceShrank = errors.New("upload source shrank while it was being sent")
 )
 
 // Errno maps an error of this package to the errno a file system should
@@ -131,6 +137,9 @@ func newAPIError(method, endpoint string, status int, contentType string, body [
 	e := &APIError{Method: method, Endpoint: endpoint, Status: status}
 	e.Body = truncate(strings.TrimSpace(strings.ToValidUTF8(string(body), "\uFFFD")), maxBody)
 	parseErrorBody(e, contentType, body)
+	// Raw JSON values are kept verbatim: a server's invalid UTF-8 must not
+	// reach logs and status files.
+	e.Message = strings.ToValidUTF8(e.Message, "\uFFFD")
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 		if e.Message == "" {

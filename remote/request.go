@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // endpoint is an API path relative to the user base (/api/v0/user/{u}/):
@@ -193,7 +194,7 @@ func (u *uploadBody) open() (io.Reader, int64, error) {
 		// rewinding under it.
 		u.last.stop()
 	}
-	length := int64(-1)
+	length, data := int64(-1), int64(-1)
 	if u.seeker != nil {
 		end, err := u.seeker.Seek(0, io.SeekEnd)
 		if err == nil {
@@ -202,13 +203,14 @@ func (u *uploadBody) open() (io.Reader, int64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("rewinding upload source: %w", err)
 		}
-		length = int64(len(u.prefix)) + (end - u.start) + int64(len(u.suffix))
+		data = end - u.start
+		length = int64(len(u.prefix)) + data + int64(len(u.suffix))
 	} else if u.read.Load() > 0 {
 		return nil, 0, errors.New("upload source cannot be replayed")
 	}
 	u.last = &guardedReader{r: io.MultiReader(
 		bytes.NewReader(u.prefix),
-		&sourceReader{r: u.src, n: &u.read},
+		&sourceReader{r: u.src, n: &u.read, want: data},
 		bytes.NewReader(u.suffix),
 	)}
 	return u.last, length, nil
@@ -230,13 +232,19 @@ func (u *uploadBody) replayable() bool {
 // sourceReader counts what is taken from the caller's reader and marks its
 // errors, so that a failing source is not mistaken for a network failure.
 type sourceReader struct {
-	r io.Reader
-	n *atomic.Int64
+	r    io.Reader
+	n    *atomic.Int64
+	want int64 // bytes announced in the Content-Length; -1 if none
+	got  int64
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	s.n.Add(int64(n))
+	s.got += int64(n)
+	if err == io.EOF && s.want >= 0 && s.got < s.want {
+		err = fmt.Errorf("%w (%d of %d bytes)", ErrSourceShrank, s.got, s.want)
+	}
 	if err != nil && err != io.EOF {
 		err = &sourceError{err}
 	}
@@ -283,10 +291,18 @@ func (g *guardedReader) stop() {
 
 // uploadFilename is the filename of the multipart part (the server ignores
 // it; the base name keeps request logs readable).
+// Control characters (other than CR and LF, which mime/multipart encodes)
+// are replaced: a multipart header cannot carry them, and a server parsing it
+// refuses the whole upload ("malformed MIME header line").
 func uploadFilename(p string) string {
 	name := path.Base(p)
 	if name == "/" || name == "." {
 		return "content"
 	}
-	return name
+	return strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\r' && r != '\n') || r == 0x7f || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, strings.ToValidUTF8(name, "_"))
 }

@@ -3,7 +3,9 @@ package vfs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/remote"
@@ -36,14 +38,26 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 	it.Ref()
 	f.mu.Unlock()
 	defer it.Release()
-	r, gen, err := it.Snapshot()
-	if err != nil {
-		return err
-	}
-	if _, err := f.r.Upload(ctx, op.Path, r); err != nil {
+	var (
+		r   *io.SectionReader
+		gen uint64
+	)
+	for try := 0; ; try++ {
+		var err error
+		if r, gen, err = it.Snapshot(); err != nil {
+			return err
+		}
+		_, err = f.r.Upload(ctx, op.Path, r)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, remote.ErrSourceShrank) && try < 3 {
+			continue // truncated while being sent: send what it holds now
+		}
 		f.report("upload", op.Path, err)
 		return err
 	}
+	f.serverUp()
 	defer f.notifyUploaded(op.Path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -95,6 +109,8 @@ func (f *FS) execDelete(ctx context.Context, op writeback.Op) error {
 	f.meta.RemoveEntry(dir, name)
 	if e := f.ov.get(op.Path); e != nil && e.op == op.ID {
 		f.ov.remove(e)
+	} else if e != nil && e.gone == op.ID {
+		e.gone = 0
 	}
 	return nil
 }
@@ -121,7 +137,10 @@ func (f *FS) execMkdir(ctx context.Context, op writeback.Op) error {
 		return err
 	}
 	if err := f.r.Delete(ctx, keep); err != nil && !remote.IsNotFound(err) {
-		f.report("mkdir", op.Path, err) // the placeholder is hidden; nothing more to do
+		// The directory exists; the placeholder (hidden here, not in the web
+		// editor) is deleted by an op of its own, retried like any other.
+		f.report("mkdir", op.Path, err)
+		f.q.Add(writeback.Op{Kind: writeback.Delete, Path: keep, NotBefore: f.o.Now()})
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -142,6 +161,14 @@ func (f *FS) recover(ops []writeback.Op) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var cleanup []string
+	defer func() {
+		for _, p := range cleanup {
+			if _, err := f.q.Add(writeback.Op{Kind: writeback.Delete, Path: p, NotBefore: f.o.Now()}); err != nil {
+				f.report("recover", p, err)
+			}
+		}
+	}()
 	for _, op := range ops {
 		switch op.Kind {
 		case writeback.Upload:
@@ -158,9 +185,22 @@ func (f *FS) recover(ops []writeback.Op) {
 			}
 			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID})
 		case writeback.Delete:
-			f.ov.set(&entry{path: op.Path, kind: kGone, op: op.ID, remote: true})
+			// The journal does not say whether a file or a directory was
+			// deleted: take it for a directory, whose delete a new file of
+			// the same name must follow rather than cancel.
+			f.ov.set(&entry{path: op.Path, kind: kGone, op: op.ID, remote: true, isDir: true})
 		case writeback.Mkdir:
-			f.ov.set(&entry{path: op.Path, kind: kDir, op: op.ID})
+			e := &entry{path: op.Path, kind: kDir, op: op.ID}
+			if old := f.ov.get(op.Path); old != nil && old.kind == kGone {
+				e.gone, e.goneIsDir = old.op, old.isDir
+			}
+			f.ov.set(e)
+			if op.Sent {
+				// The run that died may have uploaded the placeholder and
+				// not deleted it; this op may not run again (something
+				// uploaded inside makes it needless), so delete it apart.
+				cleanup = append(cleanup, rpath.Join(op.Path, keepName))
+			}
 		}
 	}
 	if len(ops) > 0 {

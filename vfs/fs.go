@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pafs/pafs/cache"
@@ -75,6 +76,8 @@ type FS struct {
 	bgCtx   context.Context
 	bgStop  context.CancelFunc
 	closeMu sync.Once
+
+	downUntil atomic.Int64 // unix nanoseconds; see serverDown
 }
 
 // New opens the caches and the upload queue under o.CacheDir, recovers what
@@ -107,7 +110,7 @@ func New(r Remote, o Options) (*FS, error) {
 	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
 	f.meta = cache.NewMeta(cache.MetaOptions{TTL: o.DirCacheTime, Now: o.Now})
 	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
-		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused})
+		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle})
 	if q == nil {
 		return nil, fmt.Errorf("vfs: %w", errors.Join(errs...))
 	}
@@ -166,6 +169,11 @@ func (f *FS) report(op, path string, err error) {
 		f.o.OnError(op, path, err)
 	}
 }
+
+// recoverySettle is how long uploads wait after a start that found ops a run
+// that died had begun sending (writeback.Options.Settle): long enough for a
+// server to finish the requests that run had sent.
+const recoverySettle = 5 * time.Second
 
 // refused reports whether the server refused a change for good: a 4xx
 // answer other than a timeout or a throttle.

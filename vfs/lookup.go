@@ -2,10 +2,12 @@ package vfs
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/remote"
@@ -39,6 +41,23 @@ func validName(n string) bool {
 	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "/\x00") && len(n) <= 255
 }
 
+// newNameErr says why name cannot be given to a new file or directory:
+// ENAMETOOLONG beyond 255 bytes (NAME_MAX), EINVAL for names no directory
+// can hold (and pafs's own placeholder), EILSEQ for names that are not
+// UTF-8, which the API's JSON listings cannot carry (the upload would be
+// refused for ever). nil if it is fine.
+func newNameErr(name string) error {
+	switch {
+	case len(name) > 255:
+		return syscall.ENAMETOOLONG
+	case !validName(name) || name == keepName:
+		return syscall.EINVAL
+	case !utf8.ValidString(name):
+		return syscall.EILSEQ
+	}
+	return nil
+}
+
 // wait runs fn in the background flight group under key and waits for it with
 // ctx, so that a signal to one caller does not fail the others.
 func (f *FS) wait(ctx context.Context, key string, fn func() (any, error)) (any, error) {
@@ -64,10 +83,25 @@ func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 		f.mu.Lock()
 		since := f.seq
 		f.mu.Unlock()
-		raw, err := f.r.ListDir(f.bgCtx, dir)
+		_, haveStale := f.meta.PeekListing(dir)
+		if haveStale && f.serverDown() {
+			if l, ok := f.staleListing(dir, nil); ok {
+				return l, nil
+			}
+		}
+		ctx, stop, cancel := f.askCtx(haveStale)
+		raw, err := f.r.ListDir(ctx, dir)
+		if stop() {
+			err = fmt.Errorf("list %s: %w", dir, errStaleWait)
+		}
+		cancel()
 		if err != nil {
+			if l, ok := f.staleListing(dir, err); ok {
+				return l, nil
+			}
 			return f.listingFailed(dir, err)
 		}
+		f.serverUp()
 		ents := make(map[string]bool, len(raw))
 		for name, de := range raw {
 			if validName(name) && name != keepName {
@@ -160,6 +194,9 @@ func (f *FS) base(ctx context.Context, dir string) (map[string]bool, error) {
 
 // Lookup finds name in dir.
 func (f *FS) Lookup(ctx context.Context, dir, name string) (Attr, error) {
+	if len(name) > 255 {
+		return Attr{}, syscall.ENAMETOOLONG
+	}
 	if !validName(name) {
 		return Attr{}, syscall.ENOENT
 	}

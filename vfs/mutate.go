@@ -35,9 +35,22 @@ func (f *FS) Unlink(ctx context.Context, dir, name string) error {
 func (f *FS) removeFileLocked(p string) (uint64, error) {
 	e := f.ov.get(p)
 	remoteHas := true
+	var pending uint64 // the file's upload, cancelled once its delete is journalled
 	if e != nil && e.kind == kFile {
-		recalled := e.op == 0 || f.q.Cancel(e.op)
-		remoteHas = (e.remote || !recalled) && !e.localOnly
+		// The data stays on disk until the delete is journalled: a crash in
+		// between must find the file's queued upload still able to run.
+		keep := e.item
+		keep.Ref()
+		defer keep.Release()
+		switch {
+		case e.localOnly:
+			remoteHas = false
+		case e.remote:
+			pending = e.op
+		default:
+			// Never on the server unless its upload is under way.
+			remoteHas = e.op != 0 && !f.q.Cancel(e.op)
+		}
 		f.dropLocked(e)
 		dir, _ := rpath.Split(p)
 		f.ensureDirsLocked(dir)
@@ -46,15 +59,19 @@ func (f *FS) removeFileLocked(p string) (uint64, error) {
 	if !remoteHas {
 		return 0, nil
 	}
-	return f.tombstoneLocked(p, false)
+	id, err := f.tombstoneLocked(p, false)
+	if err == nil && pending != 0 {
+		f.q.Cancel(pending) // in flight: the delete, queued after it, runs after it
+	}
+	return id, err
 }
 
 // Mkdir creates the directory name in dir: at once here, on the server after
 // the write-back delay, and not at all if a file uploaded into it first
 // creates it anyway.
 func (f *FS) Mkdir(ctx context.Context, dir, name string, mode uint32) (Attr, error) {
-	if !validName(name) || name == keepName {
-		return Attr{}, syscall.EINVAL
+	if err := newNameErr(name); err != nil {
+		return Attr{}, err
 	}
 	if _, err := f.Lookup(ctx, dir, name); err == nil {
 		return Attr{}, syscall.EEXIST
@@ -68,6 +85,9 @@ func (f *FS) Mkdir(ctx context.Context, dir, name string, mode uint32) (Attr, er
 		return Attr{}, syscall.ENOENT
 	}
 	e := &entry{path: p, kind: kDir}
+	if old := f.ov.get(p); old != nil && old.kind == kGone {
+		e.gone, e.goneIsDir = old.op, old.isDir
+	}
 	if err := f.addMkdirLocked(e); err != nil {
 		f.mu.Unlock()
 		return Attr{}, err
@@ -115,26 +135,46 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 // removeDirLocked deletes the empty directory p locally and queues its
 // deletion on the server unless it never got there.
 func (f *FS) removeDirLocked(dir, p string) (uint64, error) {
-	// Cancel what is queued inside: rm -r's deletes are covered by one
-	// recursive delete, and nothing inside a directory that never reached the
-	// server needs sending.
-	inflight := false
-	for _, c := range f.ov.below(p) {
-		if c.op == 0 || f.q.Cancel(c.op) {
-			f.ov.remove(c)
-		} else {
-			inflight = true
-		}
-	}
+	below := f.ov.below(p)
 	f.meta.ForgetTree(p)
 	f.content.RemoveTree(p)
 	e := f.ov.get(p)
-	if e != nil && e.kind == kDir && !e.remote && !inflight && (e.op == 0 || f.q.Cancel(e.op)) {
-		f.ov.remove(e)
-		f.ensureDirsLocked(dir)
-		return 0, nil
+	if e != nil && e.kind == kDir && !e.remote {
+		// Never reached the server: cancel what is queued inside and send
+		// nothing, unless something is already under way.
+		inflight := false
+		for _, c := range below {
+			if c.op == 0 || f.q.Cancel(c.op) {
+				f.ov.remove(c)
+			} else {
+				inflight = true
+			}
+		}
+		if !inflight && (e.op == 0 || f.q.Cancel(e.op)) {
+			f.ov.remove(e)
+			if _, _, queued := f.q.Get(e.gone); e.gone != 0 && queued {
+				// What the directory replaced is still to be deleted: the
+				// path is gone, not back to showing it.
+				f.ov.set(&entry{path: p, kind: kGone, op: e.gone, remote: true, isDir: e.goneIsDir})
+				return e.gone, nil
+			}
+			f.ensureDirsLocked(dir)
+			return 0, nil
+		}
 	}
-	return f.tombstoneLocked(p, true)
+	// One recursive delete covers rm -r's deletes and whatever else is
+	// queued inside. It is journalled before they are cancelled: a crash in
+	// between must leave them, not lose both.
+	id, err := f.tombstoneLocked(p, true)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range below {
+		if c.op == 0 || f.q.Cancel(c.op) {
+			f.ov.remove(c)
+		}
+	}
+	return id, nil
 }
 
 // SetAttrIn is a setattr request; nil fields are left alone.

@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall"
 
 	"github.com/pafs/pafs/cache"
@@ -23,6 +24,9 @@ func (f *FS) fetch(ctx context.Context, p string) (*cache.Item, error) {
 			return it, nil
 		}
 		if _, err := f.wait(ctx, "D"+p, func() (any, error) { return nil, f.download(p) }); err != nil {
+			if it, ok := f.staleContent(p, err); ok {
+				return it, nil
+			}
 			return nil, err
 		}
 	}
@@ -36,8 +40,20 @@ func (f *FS) download(p string) error {
 		it.Release()
 		return nil
 	}
-	dl, err := f.r.Download(f.bgCtx, p)
+	_, haveStale := f.content.Peek(p)
+	if haveStale && f.serverDown() {
+		return syscall.EIO // fetch serves the copy at hand
+	}
+	ctx, stop, cancel := f.askCtx(haveStale)
+	dl, err := f.r.Download(ctx, p)
+	if stop() {
+		if err == nil {
+			dl.Body.Close()
+		}
+		err = fmt.Errorf("download %s: %w", p, errStaleWait)
+	}
 	if err != nil {
+		cancel()
 		if remote.IsNotFound(err) {
 			dir, name := rpath.Split(p)
 			f.meta.RemoveEntry(dir, name)
@@ -49,13 +65,16 @@ func (f *FS) download(p string) error {
 	it, err := f.content.New(p, false)
 	if err != nil {
 		dl.Body.Close()
+		cancel()
 		if errors.Is(err, cache.ErrBusy) {
 			return nil // local data took the path over meanwhile; the caller retries
 		}
 		f.report("download", p, err)
 		return syscall.EIO
 	}
+	f.serverUp()
 	go func() {
+		defer cancel()
 		defer it.Release()
 		defer dl.Body.Close()
 		if err := it.Fill(dl.Body, dl.Size); err != nil {
@@ -188,8 +207,8 @@ func (f *FS) newWriterLocked(e *entry, trunc bool, flags int) (*Handle, error) {
 
 // Create creates and opens a new empty file name in dir.
 func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint32) (*Handle, Attr, error) {
-	if !validName(name) || name == keepName {
-		return nil, Attr{}, syscall.EINVAL
+	if err := newNameErr(name); err != nil {
+		return nil, Attr{}, err
 	}
 	p := rpath.Join(dir, name)
 	f.mu.Lock()
@@ -206,11 +225,11 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 		return nil, Attr{}, syscall.EISDIR
 	}
 	remoteHas := f.listedLocked(p)
+	var obsolete uint64 // a delete the upload makes useless
 	if old != nil && old.kind == kGone {
 		remoteHas = true
-		if !old.isDir && f.q.Cancel(old.op) {
-			// The delete never went out: the upload will simply overwrite.
-			old.op = 0
+		if !old.isDir {
+			obsolete = old.op
 		}
 	}
 	it, err := f.content.New(p, true)
@@ -226,6 +245,11 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 	e.writers++
 	if err := f.holdUploadLocked(e); err != nil {
 		return nil, Attr{}, err
+	}
+	if obsolete != 0 && !e.localOnly && f.q.Cancel(obsolete) {
+		// The delete never went out: the upload will simply overwrite. (It
+		// is cancelled only now that the upload is journalled.)
+		old.op = 0
 	}
 	return &Handle{f: f, item: it, e: e, append: flags&syscall.O_APPEND != 0}, f.localAttrLocked(e), nil
 }

@@ -26,6 +26,11 @@ type entry struct {
 	writers   int         // kFile: open handles that may write
 	localOnly bool        // kFile: an editor's temp, swap or backup file; never uploaded
 	detached  bool        // no longer in the overlay (renamed over, removed)
+	// kDir: the queued delete of what was at this path before the directory
+	// was created here (0 if none). Should the directory go again before
+	// reaching the server, the path is deleted, not back to the old thing.
+	gone      uint64
+	goneIsDir bool
 }
 
 // overlay indexes entries by path and by parent directory.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/rpath"
-	"github.com/pafs/pafs/writeback"
 )
 
 // Rename flags (renameat2).
@@ -18,14 +17,15 @@ const (
 // Rename moves a file. The API has no rename, so the content moves locally at
 // once (readers see the old or the new file, never neither) and the server
 // gets an upload under the new name, then a delete of the old one. A pending
-// upload of the source (an editor's temp file) is simply retargeted.
+// upload of the source (an editor's temp file) is replaced by the upload under
+// the new name: still one upload in all.
 // Directories answer EXDEV, so that mv copies them instead.
 func (f *FS) Rename(ctx context.Context, oldDir, oldName, newDir, newName string, flags uint32) error {
 	if flags&RenameExchange != 0 {
 		return syscall.EINVAL
 	}
-	if !validName(newName) || newName == keepName {
-		return syscall.EINVAL
+	if err := newNameErr(newName); err != nil {
+		return err
 	}
 	src, dst := rpath.Join(oldDir, oldName), rpath.Join(newDir, newName)
 	sa, err := f.Lookup(ctx, oldDir, oldName)
@@ -92,6 +92,14 @@ func (f *FS) renameSource(ctx context.Context, src string, toLocalOnly bool) (*c
 
 // moveLocked moves the content it from src to dst in the overlay and queues
 // what the server needs. It returns the op to wait for with write-back off.
+//
+// Two rules keep the queue right (docs/reliability.md):
+//   - dst gets an upload of its own, queued now, after whatever is already
+//     queued or in flight for dst (a delete of an older dst must land before
+//     it, never after); src's pending upload is cancelled, not retargeted.
+//   - an op made useless by the move is cancelled only once the move's own
+//     ops are journalled: a crash in between leaves both (and recovery sorts
+//     them out), never neither.
 func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 	se := f.ov.get(src)
 	if se != nil && (se.kind != kFile || se.item != it) {
@@ -99,82 +107,63 @@ func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 	}
 	// Whatever dst held locally is replaced.
 	dstRemote := f.listedLocked(dst)
+	var obsolete uint64    // dst's queued op this move makes useless
+	obsoleteRemote := true // dstRemote if that op is recalled before it ran
 	if de := f.ov.get(dst); de != nil {
-		if de.kind == kFile {
-			if de.op == 0 || f.q.Cancel(de.op) {
-				dstRemote = de.remote
+		switch de.kind {
+		case kFile:
+			dstRemote = de.remote
+			if de.op != 0 {
+				obsolete, obsoleteRemote, dstRemote = de.op, de.remote, true
 			}
 			f.dropLocked(de)
-		} else if de.kind == kGone {
+		case kGone:
 			dstRemote = true
-			if !de.isDir && f.q.Cancel(de.op) {
-				de.op = 0
+			if !de.isDir {
+				obsolete = de.op
 			}
 		}
 	}
 	f.content.Rename(src, dst)
 	it.MarkDirty()
 	ne := se
-	srcRemote := true
-	if se != nil && se.op != 0 {
-		// An upload of src already in flight will make src exist on the server.
-		_, inflight, exists := f.q.Get(se.op)
-		srcRemote = se.remote || (exists && inflight)
-	} else if se != nil {
-		srcRemote = se.remote
-	}
+	srcRemote := true // the server may hold src
+	var srcOp uint64
 	if ne == nil {
 		it.Ref() // the overlay's reference
 		ne = &entry{kind: kFile, item: it}
 	} else {
+		srcRemote, srcOp = se.remote, se.op
 		f.ov.remove(ne)
 	}
-	ne.path, ne.remote, ne.localOnly = dst, dstRemote, f.local.match(dst)
+	ne.path, ne.remote, ne.localOnly, ne.op = dst, dstRemote, f.local.match(dst), 0
 	f.ov.set(ne)
-	if err := f.retargetLocked(ne); err != nil {
-		return 0, err
-	}
 	var id uint64
 	if !ne.localOnly {
-		id = ne.op
-	}
-	if srcRemote && !f.local.match(src) {
-		if _, err := f.tombstoneLocked(src, false, ne.op); err != nil {
+		if err := f.addUploadLocked(ne, ne.writers > 0); err != nil {
 			return 0, err
 		}
+		id = ne.op
+	}
+	if srcOp != 0 && !srcRemote {
+		// src never reached the server, unless this upload is under way.
+		srcRemote = !f.q.Cancel(srcOp)
+		srcOp = 0
+	}
+	if srcRemote && !f.local.match(src) {
+		// Deleted only once dst's upload is done: the data is never absent
+		// from the server.
+		if _, err := f.tombstoneLocked(src, false, id); err != nil {
+			return 0, err
+		}
+	}
+	if srcOp != 0 {
+		f.q.Cancel(srcOp) // in flight: src's delete, queued after it, follows it
+	}
+	if obsolete != 0 && f.q.Cancel(obsolete) {
+		ne.remote = obsoleteRemote
 	}
 	srcDir, _ := rpath.Split(src)
 	f.ensureDirsLocked(srcDir)
 	return id, nil
-}
-
-// retargetLocked points e's pending upload at its new path, or queues one.
-func (f *FS) retargetLocked(e *entry) error {
-	if e.op != 0 {
-		if e.localOnly {
-			if f.q.Cancel(e.op) {
-				e.op = 0
-			}
-			return nil
-		}
-		held := e.writers > 0
-		ok, err := f.q.Update(e.op, func(op *writeback.Op) {
-			op.Path = e.path
-			op.Held = held
-			op.NotBefore = f.o.Now().Add(f.o.WriteBack)
-		})
-		if err != nil {
-			return syscall.EIO
-		}
-		if ok {
-			return nil
-		}
-		// In flight to the old name: that upload finishes there (and the old
-		// name is deleted after); the new name needs an upload of its own.
-		e.op = 0
-	}
-	if e.localOnly {
-		return nil
-	}
-	return f.addUploadLocked(e, e.writers > 0)
 }

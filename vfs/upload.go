@@ -80,27 +80,43 @@ func (f *FS) dropLocked(e *entry) {
 	}
 }
 
-// syncUpload uploads e now and waits for the result (fsync, or close with
-// write-back off).
+// syncUpload uploads e now and waits until the server has everything
+// written to it so far (fsync, or close with write-back off). An upload
+// already in flight may carry an older snapshot: its completion queues the
+// newer data, and this waits for that too.
 func (f *FS) syncUpload(ctx context.Context, e *entry) error {
-	f.mu.Lock()
-	if e.localOnly || e.detached {
-		f.mu.Unlock()
-		return nil
-	}
-	if dirty, _ := e.item.Dirty(); !dirty {
-		f.mu.Unlock()
-		return nil
-	}
-	if e.op == 0 {
-		if err := f.addUploadLocked(e, false); err != nil {
+	var want uint64 // the generation that must reach the server
+	for first := true; ; first = false {
+		f.mu.Lock()
+		if e.localOnly || e.detached {
 			f.mu.Unlock()
+			return nil
+		}
+		dirty, gen := e.item.Dirty()
+		if first {
+			want = gen
+		}
+		if !dirty || e.item.Uploaded(want) {
+			f.mu.Unlock()
+			return nil
+		}
+		if e.op == 0 {
+			if err := f.addUploadLocked(e, false); err != nil {
+				f.mu.Unlock()
+				return err
+			}
+		}
+		id := e.op
+		f.mu.Unlock()
+		if err := f.syncOp(ctx, id); err != nil {
 			return err
 		}
+		f.mu.Lock()
+		if _, _, queued := f.q.Get(id); !queued && e.op == id && !e.detached && !e.item.Uploaded(want) {
+			e.op = 0 // finished without sending this data: queue it again
+		}
+		f.mu.Unlock()
 	}
-	id := e.op
-	f.mu.Unlock()
-	return f.syncOp(ctx, id)
 }
 
 // syncOp runs op id now and waits for its outcome.

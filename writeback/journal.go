@@ -25,6 +25,10 @@ func openJournal(dir string) (*journal, error) {
 	return &journal{dir: dir}, nil
 }
 
+// maxID bounds the op IDs a journal may hold, far above what any queue
+// reaches, so that counting on from the highest never wraps around.
+const maxID = 1 << 53
+
 func (j *journal) name(id uint64) string {
 	return filepath.Join(j.dir, strconv.FormatUint(id, 10)+".json")
 }
@@ -70,6 +74,14 @@ func (j *journal) load() ([]*Op, []error) {
 		var op Op
 		if err == nil {
 			err = json.Unmarshal(b, &op)
+		}
+		if err == nil {
+			// An entry is written under its own ID: one that says otherwise
+			// (or an ID the queue could not count on from) is not ours.
+			id, perr := strconv.ParseUint(strings.TrimSuffix(n, ".json"), 10, 64)
+			if perr != nil || op.ID != id || id == 0 || id > maxID {
+				err = fmt.Errorf("entry says id %d", op.ID)
+			}
 		}
 		if err != nil {
 			os.Rename(filepath.Join(j.dir, n), filepath.Join(j.dir, n+".bad"))

@@ -30,6 +30,7 @@ type Op struct {
 	Size      int64     `json:"size,omitempty"` // bytes to upload, for progress reports
 	After     []uint64  `json:"after,omitempty"`
 	Held      bool      `json:"held,omitempty"` // not ready: the file is still open for writing
+	Sent      bool      `json:"sent,omitempty"` // an attempt was started: the server may have (or get) it
 	NotBefore time.Time `json:"not_before"`
 	Tries     int       `json:"tries,omitempty"`
 	LastError string    `json:"last_error,omitempty"`

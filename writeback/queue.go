@@ -28,6 +28,13 @@ type Options struct {
 	// the change) from passing ones. A drain stops waiting for ops that failed
 	// permanently; they stay queued and are retried with backoff.
 	Permanent func(error) bool
+	// Settle, when the journal holds ops an earlier run had started sending
+	// (it died with requests in flight), is how long no op starts after Open.
+	// The server may still apply those requests (it received them whole;
+	// nobody is left to read its answer), and the ops recovered now must land
+	// after them, not before: otherwise a file deleted or rewritten since
+	// comes back with its older content.
+	Settle time.Duration
 }
 
 type entry struct {
@@ -51,8 +58,9 @@ type Queue struct {
 	kick    chan struct{}
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
-	done    uint64 // ops completed, for status
-	failed  uint64 // failed attempts, for status
+	done    uint64    // ops completed, for status
+	failed  uint64    // failed attempts, for status
+	settle  time.Time // no op starts before this (see Options.Settle)
 }
 
 // ErrClosed is returned by waits on a closed queue.
@@ -88,7 +96,11 @@ func Open(o Options) (*Queue, []Op, []error) {
 	q.idle = sync.NewCond(&q.mu)
 	ops, errs := j.load()
 	var recovered []Op
+	inflight := 0
 	for _, op := range ops {
+		if op.Sent {
+			inflight++
+		}
 		op.Held = false
 		op.NotBefore = o.Now()
 		e := &entry{op: *op}
@@ -98,6 +110,11 @@ func Open(o Options) (*Queue, []Op, []error) {
 			q.nextID = op.ID + 1
 		}
 		recovered = append(recovered, *op)
+	}
+	if inflight > 0 && o.Settle > 0 {
+		q.settle = o.Now().Add(o.Settle)
+		o.Logger.Info("upload queue: an earlier run died with requests in flight; waiting for the server to settle them",
+			"ops", inflight, "wait", o.Settle)
 	}
 	return q, recovered, errs
 }

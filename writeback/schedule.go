@@ -39,6 +39,9 @@ func (q *Queue) startEligible(ctx context.Context) time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.o.Now()
+	if now.Before(q.settle) {
+		return q.settle
+	}
 	var next time.Time
 	for i, e := range q.order {
 		if q.running >= q.o.Workers {
@@ -83,7 +86,16 @@ func (q *Queue) blockedLocked(i int, e *entry) bool {
 
 func (q *Queue) run(ctx context.Context, e *entry) {
 	defer q.wg.Done()
-	err := q.exec.Execute(ctx, e.op)
+	q.mu.Lock()
+	if !e.op.Sent {
+		// Journalled before the first request leaves: if pafs dies now, the
+		// next run knows the server may still apply it (Options.Settle).
+		e.op.Sent = true
+		q.j.write(&e.op)
+	}
+	op := e.op
+	q.mu.Unlock()
+	err := q.exec.Execute(ctx, op)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.running--
