@@ -231,3 +231,34 @@ func TestShareXattr(t *testing.T) {
 		t.Errorf("still shared: %v", e.Emu.Shares())
 	}
 }
+
+// rsync without -t rewrites every file (it cannot tell unchanged ones by
+// time); only the changed ones cost an upload, the server has the rest.
+func TestRsyncWithoutTimesUploadsOnlyChanges(t *testing.T) {
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync not installed")
+	}
+	e := start(t)
+	src := t.TempDir()
+	for i := 0; i < 20; i++ {
+		writeLocal(t, filepath.Join(src, "site", "f"+itoaN(i)+".txt"), []byte(strings.Repeat("y", i+1)))
+	}
+	e.MustRun(e.Home, "ls")
+	e.MustRun(src, "cp", "-r", "site", e.Home)
+	e.WaitIdle()
+	before := e.Counts()
+	for i := 0; i < 3; i++ {
+		writeLocal(t, filepath.Join(src, "site", "f"+itoaN(i)+".txt"), []byte("changed "+itoaN(i)))
+	}
+	e.MustRun(src, "rsync", "-r", "site/", filepath.Join(e.Home, "site"))
+	e.WaitIdle()
+	if d := mounttest.Delta(before, e.Counts()); d["POST files/path"] != 3 || d["DELETE files/path"] != 0 {
+		t.Errorf("rsync -r: %v, want 3 uploads and no delete", d)
+	}
+	if o, code := e.Run(src, "diff", "-r", "site", filepath.Join(e.Home, "site")); code != 0 {
+		t.Errorf("diff: %s", o)
+	}
+	for i := 0; i < 3; i++ {
+		waitRemote(t, e, "site/f"+itoaN(i)+".txt", "changed "+itoaN(i))
+	}
+}

@@ -39,13 +39,19 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 	f.mu.Unlock()
 	defer it.Release()
 	var (
-		r   *io.SectionReader
-		gen uint64
+		r      *io.SectionReader
+		gen    uint64
+		h      [32]byte
+		hashed bool
 	)
 	for try := 0; ; try++ {
 		var err error
 		if r, gen, err = it.Snapshot(); err != nil {
 			return err
+		}
+		h, hashed = hashOf(r)
+		if try == 0 && hashed && f.sums.same(op.Path, h, r.Size(), f.o.Now(), f.o.ContentTTL) {
+			return f.uploadedLocked(e, it, op, gen, r.Size(), false)
 		}
 		_, err = f.r.Upload(ctx, op.Path, r)
 		if err == nil {
@@ -58,11 +64,23 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		return err
 	}
 	f.serverUp()
+	if hashed {
+		f.sums.put(op.Path, h, r.Size(), f.o.Now())
+	}
 	defer f.notifyUploaded(op.Path)
+	return f.uploadedLocked(e, it, op, gen, r.Size(), true)
+}
+
+// uploadedLocked records that the server holds generation gen of e's data
+// at op.Path (sent now, or already there), and queues newer data if any.
+func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint64, size int64, sent bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !sent {
+		f.log.Debug("files: upload skipped, the server has this content", "path", op.Path)
+	}
 	f.confirmLocked(op.Path, false)
-	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) { a.Size = r.Size() })
+	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) { a.Size = size })
 	if f.ov.get(op.Path) != e || e.op != op.ID {
 		return nil
 	}
@@ -105,6 +123,7 @@ func (f *FS) execDelete(ctx context.Context, op writeback.Op) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.recordLocked(op.Path, kGone, false)
+	f.sums.drop(op.Path, f.o.Now(), f.o.ContentTTL)
 	dir, name := rpath.Split(op.Path)
 	f.meta.RemoveEntry(dir, name)
 	if e := f.ov.get(op.Path); e != nil && e.op == op.ID {

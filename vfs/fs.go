@@ -68,6 +68,7 @@ type FS struct {
 
 	flights  singleflight.Group // coalesces listings and downloads of one path
 	uploaded listeners
+	sums     sums // what the server holds, for skipping uploads it has already
 
 	mu      sync.Mutex
 	ov      overlay

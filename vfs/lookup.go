@@ -111,6 +111,7 @@ func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 		f.mu.Lock()
 		f.patchLocked(dir, ents, since)
 		f.mu.Unlock()
+		f.sums.keepListed(dir, ents)
 		l := &cache.Listing{Entries: ents, Fetched: f.o.Now()}
 		f.meta.PutListing(dir, l)
 		return l, nil
@@ -147,7 +148,7 @@ func (f *FS) listingFailed(dir string, err error) (any, error) {
 // knownChildren lists, for the ancestors of the home directory and /var, the
 // directories known to exist without asking the server.
 func (f *FS) knownChildren(dir string) map[string]bool {
-	known := map[string]map[string]bool{"/": {"var": true}, "/var": {"www": true, "log": true}}
+	known := map[string]map[string]bool{"/": {"var": true, "tmp": true}, "/var": {"www": true, "log": true}}
 	for p := f.o.Home; p != "/"; {
 		parent, name := rpath.Split(p)
 		if known[parent] == nil {
@@ -159,10 +160,15 @@ func (f *FS) knownChildren(dir string) map[string]bool {
 	return known[dir]
 }
 
-// isKnownDir reports whether p is an ancestor of home (or home itself), which
-// exist without asking.
+// isKnownDir reports whether p is a directory every account has — home, its
+// ancestors, /tmp, and /var/www and /var/log (WSGI files and logs) — which
+// exist without asking (and cannot be removed).
 func (f *FS) isKnownDir(p string) bool {
-	return p == "/" || p == f.o.Home || rpath.IsBelow(f.o.Home, p)
+	switch p {
+	case "/", f.o.Home, "/tmp", "/var", "/var/www", "/var/log":
+		return true
+	}
+	return rpath.IsBelow(f.o.Home, p)
 }
 
 // base returns what the server holds in dir: nothing for a directory created

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"syscall"
 
 	"github.com/pafs/pafs/cache"
@@ -77,11 +78,19 @@ func (f *FS) download(p string) error {
 		defer cancel()
 		defer it.Release()
 		defer dl.Body.Close()
-		if err := it.Fill(dl.Body, dl.Size); err != nil {
+		body := io.Reader(dl.Body)
+		sm := newSummer(dl.Size)
+		if sm != nil {
+			body = io.TeeReader(body, sm.w)
+		}
+		if err := it.Fill(body, dl.Size); err != nil {
 			f.report("download", p, err)
 			return
 		}
 		sz, _ := it.Size()
+		if sm != nil {
+			f.sums.put(p, sm.sum(), sz, f.o.Now())
+		}
 		f.meta.UpdateAttr(p, func(a *cache.Attr) {
 			a.Size = sz
 			if !dl.ModTime.IsZero() {

@@ -171,9 +171,14 @@ func (f *FS) ensureDirsLocked(dir string) {
 	f.addMkdirLocked(e)
 }
 
+// mkdirDelay is how many write-back delays a directory creation waits: a
+// directory usually receives a file soon (git makes refs/heads well before
+// writing a branch into it), and that upload creates it for free.
+const mkdirDelay = 3
+
 func (f *FS) addMkdirLocked(e *entry) error {
 	id, err := f.q.Add(writeback.Op{Kind: writeback.Mkdir, Path: e.path,
-		NotBefore: f.o.Now().Add(f.o.WriteBack)})
+		NotBefore: f.o.Now().Add(mkdirDelay * f.o.WriteBack)})
 	if err != nil {
 		f.report("queue", e.path, err)
 		return syscall.EIO
