@@ -101,6 +101,7 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 		WriteBack: c.writeBack, LocalOnly: c.localOnly, Workers: c.transfers,
 		ShareHost: baseURL, Logger: m.log,
 		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },
+		Spare:   func() int { return client.Spare("files/path") },
 	})
 	if err != nil {
 		return nil, err

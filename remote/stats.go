@@ -146,3 +146,16 @@ func (f *family) stats() FamilyStats {
 	}
 	return s
 }
+
+// Spare returns how many requests of family could start now without
+// waiting for the rate limit (the limit minus what is in the window, in
+// flight or queued), or -1 when there is no client-side limit. Speculative
+// work (read-ahead) asks it, so that it never delays what a user waits for.
+func (c *Client) Spare(family string) int {
+	if c.limit <= 0 {
+		return -1
+	}
+	f := c.family(family)
+	s := f.lim.Stats()
+	return max(s.Limit-s.InWindow-s.InFlight-s.Waiting, 0)
+}

@@ -51,6 +51,10 @@ type Options struct {
 	ShareHost     string        // prefix for share URLs ("https://www.pythonanywhere.com")
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Spare, if set, says how many files/path requests could start now
+	// without waiting for the rate limit (-1: no limit); listing read-ahead
+	// for tree walks runs only from spare budget. Nil turns read-ahead off.
+	Spare func() int
 	// OnError, if set, hears about failures worth showing in the status file.
 	OnError func(op, path string, err error)
 }
@@ -68,7 +72,8 @@ type FS struct {
 
 	flights  singleflight.Group // coalesces listings and downloads of one path
 	uploaded listeners
-	sums     sums // what the server holds, for skipping uploads it has already
+	sums     sums  // what the server holds, for skipping uploads it has already
+	walks    walks // recent listings, to list ahead of tree walks
 
 	mu      sync.Mutex
 	ov      overlay
