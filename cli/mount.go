@@ -152,11 +152,19 @@ func (m *mount) account() (string, error) {
 	if err := m.token(); err != nil {
 		return "", err
 	}
+	site := os.Getenv("PYTHONANYWHERE_SITE") // set in PythonAnywhere's own consoles
+	if c.username == "" && site != "" {
+		c.username = os.Getenv("USER")
+	}
 	if c.username == "" {
 		return "", errors.New("no username: pass --username or set $PA_USERNAME")
 	}
-	if c.apiURL != "" {
+	switch {
+	case c.apiURL != "":
 		return strings.TrimRight(c.apiURL, "/"), nil
+	case !c.regionSet && site != "":
+		// On PythonAnywhere itself the account's host is known.
+		return "https://" + strings.TrimRight(site, "/"), nil
 	}
 	return remote.RegionURL(c.region)
 }

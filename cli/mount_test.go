@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,5 +78,22 @@ func TestProgressBar(t *testing.T) {
 	out := b.String()
 	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "[######################........] 1 of 4 uploads left") || !strings.Contains(out, "503") {
 		t.Errorf("progress output:\n%s", out)
+	}
+}
+
+// On PythonAnywhere itself ($PYTHONANYWHERE_SITE set), the user name and the
+// host need no flags.
+func TestAccountOnPythonAnywhere(t *testing.T) {
+	t.Setenv("API_TOKEN", "t")
+	t.Setenv("PYTHONANYWHERE_SITE", "eu.pythonanywhere.com")
+	t.Setenv("USER", "carol")
+	m := &mount{c: &mountConfig{region: "us"}, log: slog.New(slog.DiscardHandler)}
+	url, err := m.account()
+	if err != nil || url != "https://eu.pythonanywhere.com" || m.c.username != "carol" {
+		t.Errorf("account() = %q, %v; user %q", url, err, m.c.username)
+	}
+	m = &mount{c: &mountConfig{region: "us", regionSet: true, username: "dave"}, log: slog.New(slog.DiscardHandler)}
+	if url, err := m.account(); err != nil || url != "https://www.pythonanywhere.com" || m.c.username != "dave" {
+		t.Errorf("explicit flags: %q, %v; user %q", url, err, m.c.username)
 	}
 }

@@ -41,6 +41,7 @@ type mountConfig struct {
 	logFile      string
 	options      []string
 	nonEmpty     bool // -o nonempty: mount over a non-empty directory
+	regionSet    bool // --region was given (else $PYTHONANYWHERE_SITE may decide)
 
 	// Control folders (package control).
 	autoReload      bool          // --auto-reload: reload web apps after uploads to their code
@@ -98,6 +99,7 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 	}
 	c.cacheMax = size
 	c.tokenOnCmd = fl.Changed("token")
+	c.regionSet = fl.Changed("region")
 	if fl.NArg() != 1 {
 		return nil, errors.New("need exactly one MOUNTPOINT (see pafs mount --help)")
 	}

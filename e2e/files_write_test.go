@@ -319,3 +319,20 @@ func itoaN(i int) string {
 	}
 	return itoaN(i/10) + string(rune('0'+i%10))
 }
+
+// --read-only refuses every change with EROFS and costs no request.
+func TestReadOnlyMount(t *testing.T) {
+	e := start(t, "--read-only")
+	e.Emu.WriteFile("/home/alice/ro.txt", []byte("keep\n"))
+	if got := readFile(t, filepath.Join(e.Home, "ro.txt")); got != "keep\n" {
+		t.Errorf("read %q", got)
+	}
+	before := e.Counts()
+	for _, script := range []string{"echo x > ro.txt", "echo x > new.txt", "rm ro.txt", "mkdir d", "mv ro.txt r2.txt", "touch ro.txt"} {
+		out, code := e.Sh(e.Home, script)
+		if code == 0 || !strings.Contains(out, "Read-only file system") {
+			t.Errorf("%s: exit %d %q", script, code, out)
+		}
+	}
+	equalCounts(t, "refused changes", mounttest.Delta(before, e.Counts()), map[string]int{})
+}
