@@ -16,25 +16,27 @@ var fuseDevice = "/dev/fuse"
 // FUSE file systems.
 func checkFUSE() error {
 	f, err := os.OpenFile(fuseDevice, os.O_RDWR, 0)
-	if err != nil {
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return errors.New("FUSE is not available: " + fuseDevice + " is missing (load the module with `modprobe fuse`; in a container, add --device /dev/fuse)")
-		case errors.Is(err, os.ErrPermission):
-			return errors.New("FUSE is not available to this user: /dev/fuse is not accessible (run as root, or install fuse3: `apt-get install fuse3`)")
-		}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("FUSE is not available: " + fuseDevice + " is missing (load the module with `modprobe fuse`; in a container, add --device /dev/fuse)")
+	case errors.Is(err, os.ErrPermission):
+		// fusermount3 opens the device as the calling user, so it must be
+		// usable by that user even though fusermount3 is setuid.
+		return errors.New("FUSE is not available to this user: " + fuseDevice + " is not readable and writable by you (run as root, or `chmod 666 " + fuseDevice + "` as Debian's fuse3 package does)")
+	case err != nil:
 		return fmt.Errorf("FUSE is not available: %w", err)
 	}
 	f.Close()
 	if os.Geteuid() == 0 {
 		return nil
 	}
-	if _, err := exec.LookPath("fusermount3"); err != nil {
-		if _, err := exec.LookPath("fusermount"); err != nil {
-			return errors.New("FUSE is not available to this user: fusermount3 is missing (install fuse3: `apt-get install fuse3`, or run as root)")
-		}
+	if _, err := exec.LookPath("fusermount3"); err == nil {
+		return nil
 	}
-	return nil
+	if _, err := exec.LookPath("fusermount"); err == nil {
+		return nil
+	}
+	return errors.New("FUSE is not available to this user: fusermount3 is missing (install fuse3: `apt-get install fuse3`, or run as root)")
 }
 
 // prepareMountpoint creates dir if missing and refuses a directory that is

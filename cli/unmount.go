@@ -82,7 +82,7 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 	bar := progressBar(stdout)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	for isMountpoint(dir) || syscall.Kill(pid, 0) == nil {
+	for isMountpoint(dir) || alive(pid) {
 		if q, ok := readQueue(dir); ok {
 			bar(q.Pending+q.InFlight, q.Bytes, lastQueueError(q))
 		}
@@ -148,4 +148,22 @@ func progressBar(w io.Writer) func(left int, bytes int64, lastErr string) {
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// alive reports whether process pid is running: it exists and is not a
+// zombie waiting for its parent to collect its status.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// The state follows the parenthesised command name, which may hold spaces.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
 }

@@ -99,7 +99,7 @@ type Env struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *Buffer
 	exited chan struct{}
 	exit   error
 }
@@ -150,7 +150,7 @@ func (e *Env) mount() {
 	cmd := exec.Command(Binary(t), e.args()...)
 	cmd.Env = append(os.Environ(), "API_TOKEN="+e.opt.Emulator.Token)
 	cmd.Env = append(cmd.Env, e.opt.Env...)
-	log := &syncBuffer{}
+	log := &Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start pafs: %v", err)
@@ -369,18 +369,19 @@ func (e *Env) RemotePath(local string) string {
 	return "/" + filepath.ToSlash(rel)
 }
 
-type syncBuffer struct {
+// Buffer is a bytes.Buffer safe for a process's output and a reader at once.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
