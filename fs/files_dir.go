@@ -101,6 +101,9 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	if fc, ok := ctx.(*fuse.Context); ok {
+		ctx = vfs.WithCaller(ctx, fc.Caller.Pid)
+	}
 	ents, err := d.t.vfs.ReadDir(ctx, d.path())
 	if err != nil {
 		return nil, errno(err)

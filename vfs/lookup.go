@@ -276,7 +276,7 @@ func (f *FS) ReadDir(ctx context.Context, dir string) ([]DirEntry, error) {
 		out = append(out, DirEntry{Name: n, IsDir: d})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	f.listed(dir, out)
+	f.listed(ctx, dir, out)
 	return out, nil
 }
 

@@ -30,12 +30,28 @@ type walks struct {
 type walkDir struct {
 	subdirs []string // sorted, as a walk visits them
 	at      time.Time
+	caller  uint32 // the process that listed it
+}
+
+type callerKey struct{}
+
+// WithCaller tells vfs which process a request comes from: a tree walk is one
+// process listing a directory and then its subdirectories.
+func WithCaller(ctx context.Context, pid uint32) context.Context {
+	return context.WithValue(ctx, callerKey{}, pid)
+}
+
+func callerOf(ctx context.Context) uint32 {
+	pid, _ := ctx.Value(callerKey{}).(uint32)
+	return pid
 }
 
 // listed records dir's subdirectories and, if dir is a step of a walk
-// through its parent, lists the parent's next subdirectories ahead.
-func (f *FS) listed(dir string, ents []DirEntry) {
-	if f.o.Spare == nil {
+// through its parent by the same process, lists the parent's next
+// subdirectories ahead.
+func (f *FS) listed(ctx context.Context, dir string, ents []DirEntry) {
+	caller := callerOf(ctx)
+	if f.o.Spare == nil || caller == 0 {
 		return
 	}
 	now := f.o.Now()
@@ -54,10 +70,10 @@ func (f *FS) listed(dir string, ents []DirEntry) {
 			delete(f.walks.dirs, d)
 		}
 	}
-	f.walks.dirs[dir] = walkDir{subdirs: subdirs, at: now}
+	f.walks.dirs[dir] = walkDir{subdirs: subdirs, at: now, caller: caller}
 	parent, _ := rpath.Split(dir)
 	var ahead []string
-	if w, ok := f.walks.dirs[parent]; ok && dir != "/" {
+	if w, ok := f.walks.dirs[parent]; ok && dir != "/" && w.caller == caller {
 		ahead = nextAfter(w.subdirs, dir, readAheadDirs)
 		w.at = now
 		f.walks.dirs[parent] = w
