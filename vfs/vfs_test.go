@@ -45,7 +45,7 @@ func (e *env) open(writeBack time.Duration) {
 		e.t.Fatal(err)
 	}
 	f, err := vfs.New(c, vfs.Options{Home: "/home/u", CacheDir: e.cache, WriteBack: writeBack,
-		DirCacheTime: e.ttl, ContentTTL: time.Hour})
+		DirCacheTime: e.ttl, ContentTTL: time.Hour, Spare: func() int { return -1 }})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -338,5 +338,37 @@ func TestUnchangedContentIsNotUploaded(t *testing.T) {
 	e.drain()
 	if got, ok := e.remote("/home/u/new.txt"); !ok || got != "fresh" {
 		t.Errorf("after a delete elsewhere: %q %v", got, ok)
+	}
+}
+
+// A process that lists a directory and then one of its subdirectories is
+// walking the tree: the next subdirectories are listed ahead. Another
+// process's listing of a subdirectory is no walk.
+func TestReadAheadFollowsOneProcessWalk(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	for _, d := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		e.emu.WriteFile("/home/u/tree/"+d+"/x", []byte("x"))
+	}
+	listings := func() int { return e.emu.Count("GET", "files/path") }
+	walker, other := vfs.WithCaller(e.ctx, 100), vfs.WithCaller(e.ctx, 200)
+	if _, err := e.fs.ReadDir(walker, "/home/u/tree"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.ReadDir(other, "/home/u/tree/a"); err != nil {
+		t.Fatal(err)
+	}
+	base := listings()
+	if _, err := e.fs.ReadDir(walker, "/home/u/tree/b"); err != nil {
+		t.Fatal(err)
+	}
+	// b, then c, d, e, f ahead (four), not g.
+	waitFor(t, "listings ahead", func() bool { return listings() == base+5 })
+	for _, d := range []string{"c", "d", "e", "f"} {
+		if _, err := e.fs.ReadDir(walker, "/home/u/tree/"+d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := listings() - base; n < 5 || n > 6 {
+		t.Errorf("%d listings for b..f, want 5 (plus at most one more ahead)", n)
 	}
 }
