@@ -8,29 +8,12 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pafs/pafs/internal/mounttest"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer goroutine and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func noEnv(string) string { return "" }
 
@@ -65,7 +48,7 @@ func TestEmulatorFlags(t *testing.T) {
 }
 
 func TestServeEmulator(t *testing.T) {
-	var out, errOut syncBuffer
+	var out, errOut mounttest.Buffer
 	o, _ := parseEmulatorFlags([]string{"--listen", "127.0.0.1:0", "--token", "s3cret-token", "--username", "alice"}, noEnv, io.Discard, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -106,7 +89,7 @@ func TestServeEmulator(t *testing.T) {
 }
 
 func TestServeEmulatorGeneratedToken(t *testing.T) {
-	var out syncBuffer
+	var out mounttest.Buffer
 	o, _ := parseEmulatorFlags([]string{"--rate-limit", "-1"}, noEnv, io.Discard, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -138,7 +121,7 @@ func TestServeEmulatorBadListen(t *testing.T) {
 // signal is sent only once the serving line is out, i.e. after runEmulator has
 // installed its handler, so it cannot kill the test binary.
 func TestRunEmulatorSIGTERM(t *testing.T) {
-	var out syncBuffer
+	var out mounttest.Buffer
 	code := make(chan int, 1)
 	go func() { code <- runEmulator([]string{"--token", "x", "--no-demo"}, &out, io.Discard) }()
 	deadline := time.Now().Add(5 * time.Second)

@@ -145,37 +145,6 @@ func TestGitCloneStatusDiff(t *testing.T) {
 	}
 }
 
-// rsync -a into the mount, then again with changes: only changed files go up.
-func TestRsyncArchive(t *testing.T) {
-	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync not installed")
-	}
-	e := start(t)
-	src := t.TempDir()
-	for i := 0; i < 20; i++ {
-		writeLocal(t, filepath.Join(src, "site", "f"+itoaN(i)+".txt"), []byte(strings.Repeat("x", i)))
-	}
-	e.MustRun(e.Home, "ls")
-	e.MustRun(src, "rsync", "-a", "site/", filepath.Join(e.Home, "site"))
-	e.WaitIdle()
-	before := e.Counts()
-	for i := 0; i < 3; i++ {
-		writeLocal(t, filepath.Join(src, "site", "f"+itoaN(i)+".txt"), []byte("changed "+itoaN(i)))
-	}
-	e.MustRun(src, "rsync", "-a", "site/", filepath.Join(e.Home, "site"))
-	e.WaitIdle()
-	if d := mounttest.Delta(before, e.Counts()); d["POST files/path"] != 3 || d["DELETE files/path"] != 0 {
-		t.Errorf("second rsync: %v, want 3 uploads and no delete", d)
-	}
-	if o, code := e.Run(src, "diff", "-r", "site", filepath.Join(e.Home, "site")); code != 0 {
-		t.Errorf("diff: %s", o)
-	}
-	for i := 0; i < 20; i++ {
-		if got, _ := remote(e, "site/f"+itoaN(i)+".txt"); got != readFile(t, filepath.Join(src, "site", "f"+itoaN(i)+".txt")) {
-			t.Errorf("f%d on the server: %q", i, got)
-		}
-	}
-}
 
 // tar x into the mount keeps contents, modes and mtimes (as seen locally).
 func TestTarExtract(t *testing.T) {
@@ -232,33 +201,49 @@ func TestShareXattr(t *testing.T) {
 	}
 }
 
-// rsync without -t rewrites every file (it cannot tell unchanged ones by
-// time); only the changed ones cost an upload, the server has the rest.
-func TestRsyncWithoutTimesUploadsOnlyChanges(t *testing.T) {
+
+// A second rsync into the mount with 3 of 20 files changed costs 3 uploads:
+// with -a rsync skips unchanged files itself; with -r (no times, so every
+// file is rewritten) pafs skips the uploads of content the server holds.
+func TestRsyncUploadsOnlyChanges(t *testing.T) {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		t.Skip("rsync not installed")
 	}
+	for _, first := range [][]string{{"rsync", "-a", "site/"}, {"cp", "-r", "site/."}} {
+		for _, again := range []string{"-a", "-r"} {
+			if first[0] == "rsync" && again == "-r" {
+				continue
+			}
+			t.Run(first[0]+" then rsync "+again, func(t *testing.T) { rsyncAgain(t, first, again) })
+		}
+	}
+}
+
+func rsyncAgain(t *testing.T, first []string, again string) {
 	e := start(t)
 	src := t.TempDir()
+	file := func(i int) string { return filepath.Join("site", "f"+itoaN(i)+".txt") }
 	for i := 0; i < 20; i++ {
-		writeLocal(t, filepath.Join(src, "site", "f"+itoaN(i)+".txt"), []byte(strings.Repeat("y", i+1)))
+		writeLocal(t, filepath.Join(src, file(i)), []byte(strings.Repeat("x", i+1)))
 	}
 	e.MustRun(e.Home, "ls")
-	e.MustRun(src, "cp", "-r", "site", e.Home)
+	e.MustRun(src, first[0], append(first[1:], filepath.Join(e.Home, "site"))...)
 	e.WaitIdle()
 	before := e.Counts()
 	for i := 0; i < 3; i++ {
-		writeLocal(t, filepath.Join(src, "site", "f"+itoaN(i)+".txt"), []byte("changed "+itoaN(i)))
+		writeLocal(t, filepath.Join(src, file(i)), []byte("changed "+itoaN(i)))
 	}
-	e.MustRun(src, "rsync", "-r", "site/", filepath.Join(e.Home, "site"))
+	e.MustRun(src, "rsync", again, "site/", filepath.Join(e.Home, "site"))
 	e.WaitIdle()
 	if d := mounttest.Delta(before, e.Counts()); d["POST files/path"] != 3 || d["DELETE files/path"] != 0 {
-		t.Errorf("rsync -r: %v, want 3 uploads and no delete", d)
+		t.Errorf("second rsync: %v, want 3 uploads and no delete", d)
 	}
 	if o, code := e.Run(src, "diff", "-r", "site", filepath.Join(e.Home, "site")); code != 0 {
 		t.Errorf("diff: %s", o)
 	}
-	for i := 0; i < 3; i++ {
-		waitRemote(t, e, "site/f"+itoaN(i)+".txt", "changed "+itoaN(i))
+	for i := 0; i < 20; i++ {
+		if got, _ := remote(e, file(i)); got != readFile(t, filepath.Join(src, file(i))) {
+			t.Errorf("%s on the server: %q", file(i), got)
+		}
 	}
 }

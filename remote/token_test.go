@@ -1,41 +1,22 @@
 package remote_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/pafs/pafs/internal/mounttest"
 	"github.com/pafs/pafs/remote"
 	"github.com/pafs/pafs/remote/emulator"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestTokenNeverLeaks drives a bad request, a 401, a retried 5xx and a 429
 // with debug logging on, and looks for either token in the logs and the
 // error strings.
 func TestTokenNeverLeaks(t *testing.T) {
-	var logs syncBuffer
+	var logs mounttest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	wrongToken := strings.Repeat("9", 40)
 	emu, c, srv := setup(t, emulator.Config{Demo: true, RateLimit: 1, RateWindow: time.Second},
