@@ -145,7 +145,6 @@ func TestGitCloneStatusDiff(t *testing.T) {
 	}
 }
 
-
 // tar x into the mount keeps contents, modes and mtimes (as seen locally).
 func TestTarExtract(t *testing.T) {
 	e := start(t)
@@ -200,7 +199,6 @@ func TestShareXattr(t *testing.T) {
 		t.Errorf("still shared: %v", e.Emu.Shares())
 	}
 }
-
 
 // A second rsync into the mount with 3 of 20 files changed costs 3 uploads:
 // with -a rsync skips unchanged files itself; with -r (no times, so every
