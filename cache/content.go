@@ -230,19 +230,6 @@ func (c *Content) RemoveTree(dir string) {
 	}
 }
 
-// Paths returns the paths of all attached items for which keep is true.
-func (c *Content) Paths(keep func(*Item) bool) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for p, it := range c.byPath {
-		if keep(it) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func (c *Content) refLocked(it *Item) {
 	if it.elem != nil {
 		c.idle.Remove(it.elem)

@@ -167,9 +167,6 @@ func (it *Item) appendData(p []byte) error {
 	return nil
 }
 
-// Fail marks a download as failed so waiting readers return an error.
-func (it *Item) Fail(err error) { it.fail(err) }
-
 func (it *Item) fail(err error) error {
 	it.mu.Lock()
 	defer it.mu.Unlock()
@@ -273,17 +270,6 @@ func (it *Item) Truncate(size int64) error {
 	it.dirty = true
 	it.gen++
 	return nil
-}
-
-// Sync flushes the item's file to stable storage.
-func (it *Item) Sync() error {
-	it.mu.Lock()
-	f := it.f
-	it.mu.Unlock()
-	if f == nil {
-		return nil
-	}
-	return f.Sync()
 }
 
 // Dirty reports whether the item holds data not yet uploaded, and its

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"sort"
 	"sync"
 	"time"
 
@@ -16,16 +15,6 @@ import (
 type Listing struct {
 	Entries map[string]bool
 	Fetched time.Time
-}
-
-// Names returns the entry names in sorted order (readdir must be deterministic).
-func (l *Listing) Names() []string {
-	names := make([]string, 0, len(l.Entries))
-	for n := range l.Entries {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func (l *Listing) with(name string, isDir bool) *Listing {
@@ -62,14 +51,14 @@ type Attr struct {
 
 // MetaOptions sizes the metadata cache.
 type MetaOptions struct {
-	TTL        time.Duration // how long a listing or negative lookup is trusted
-	MaxDirs    int           // listings kept (default 10000)
-	MaxAttrs   int           // attribute records kept (default 100000)
-	MaxMissing int           // negative lookups kept (default 10000)
-	Now        func() time.Time
+	TTL      time.Duration // how long a listing is trusted
+	MaxDirs  int           // listings kept (default 10000)
+	MaxAttrs int           // attribute records kept (default 100000)
+	Now      func() time.Time
 }
 
-// Meta is the metadata cache: listings and negative lookups expire after TTL;
+// Meta is the metadata cache: listings expire after TTL (a name a fresh
+// listing lacks is a negative lookup, so they need no cache of their own);
 // attributes do not expire (they describe local knowledge, not server state)
 // but are bounded by count.
 type Meta struct {
@@ -77,7 +66,6 @@ type Meta struct {
 	now      func() time.Time
 	listings *lru.Cache[string, *Listing]
 	attrs    *lru.Cache[string, Attr]
-	missing  *lru.Cache[string, time.Time]
 
 	mu     sync.Mutex
 	hits   uint64
@@ -92,16 +80,12 @@ func NewMeta(o MetaOptions) *Meta {
 	if o.MaxAttrs <= 0 {
 		o.MaxAttrs = 100000
 	}
-	if o.MaxMissing <= 0 {
-		o.MaxMissing = 10000
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	l, _ := lru.New[string, *Listing](o.MaxDirs)
 	a, _ := lru.New[string, Attr](o.MaxAttrs)
-	m, _ := lru.New[string, time.Time](o.MaxMissing)
-	return &Meta{ttl: o.TTL, now: o.Now, listings: l, attrs: a, missing: m}
+	return &Meta{ttl: o.TTL, now: o.Now, listings: l, attrs: a}
 }
 
 // TTL returns the listing lifetime.
@@ -136,15 +120,11 @@ func (m *Meta) PeekListing(dir string) (*Listing, bool) {
 // PutListing stores a freshly fetched listing.
 func (m *Meta) PutListing(dir string, l *Listing) {
 	m.listings.Add(dir, l)
-	for name := range l.Entries {
-		m.missing.Remove(rpath.Join(dir, name))
-	}
 }
 
 // AddEntry records that dir now holds name, if dir's listing is cached; a
 // local create, upload or mkdir must never vanish from a re-listing.
 func (m *Meta) AddEntry(dir, name string, isDir bool) {
-	m.missing.Remove(rpath.Join(dir, name))
 	if l, ok := m.listings.Peek(dir); ok {
 		if cur, has := l.Entries[name]; !has || cur != isDir {
 			m.listings.Add(dir, l.with(name, isDir))
@@ -171,22 +151,6 @@ func (m *Meta) ForgetTree(p string) {
 		}
 	}
 }
-
-// Invalidate drops the listing of dir so the next access fetches it again.
-func (m *Meta) Invalidate(dir string) { m.listings.Remove(dir) }
-
-// Missing reports whether p was recently found not to exist (a lookup that
-// could not be answered from a parent listing).
-func (m *Meta) Missing(p string) bool {
-	t, ok := m.missing.Get(p)
-	return ok && m.fresh(t)
-}
-
-// SetMissing records a failed lookup of p.
-func (m *Meta) SetMissing(p string) { m.missing.Add(p, m.now()) }
-
-// ClearMissing forgets a failed lookup of p.
-func (m *Meta) ClearMissing(p string) { m.missing.Remove(p) }
 
 // Attr returns the attributes known for p.
 func (m *Meta) Attr(p string) (Attr, bool) { return m.attrs.Get(p) }

@@ -37,12 +37,18 @@ func runMount(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pafs mount: %v\n", err)
 		return 2
 	}
+	// Signals are caught before mounting: one arriving between the mount and
+	// serve would otherwise kill pafs and leave a dead mount behind. One that
+	// arrives during start-up is handled once the mount is up.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	m, err := startMount(c, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pafs mount: %v\n", err)
 		return 1
 	}
-	return m.serve()
+	return m.serve(sig)
 }
 
 // mount is a running mount and what it needs to shut down.
@@ -99,7 +105,7 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 		Home: "/home/" + c.username, CacheDir: cacheDir,
 		DirCacheTime: c.dirCacheTime, ContentTTL: c.cacheTTL, CacheMaxBytes: c.cacheMax,
 		WriteBack: c.writeBack, LocalOnly: c.localOnly, Workers: c.transfers,
-		ShareHost: baseURL, Logger: m.log,
+		Logger:  m.log,
 		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },
 		Spare:   func() int { return client.Spare("files/path") },
 	})
@@ -250,11 +256,8 @@ func checkToken(c *remote.Client) error {
 // serve waits for a signal (or an external unmount), then uploads what is
 // pending and unmounts. A second signal skips the wait: the queue stays on
 // disk and the next mount uploads it.
-func (m *mount) serve() int {
+func (m *mount) serve(sig <-chan os.Signal) int {
 	defer m.close()
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	served := make(chan struct{})
 	go func() { m.srv.Wait(); close(served) }()
 	external := false

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
+
+	"github.com/pafs/pafs/internal/mountinfo"
 )
 
 // fuseDevice is the FUSE device; a variable so tests can point it elsewhere.
@@ -56,7 +57,7 @@ func prepareMountpoint(dir string, allowNonEmpty bool) error {
 	case !st.IsDir():
 		return fmt.Errorf("mount point %s is not a directory", dir)
 	}
-	if isMountpoint(dir) {
+	if mountinfo.IsMountpoint(dir) {
 		return fmt.Errorf("mount point %s is busy: something is already mounted there (`pafs unmount %s` if it is a pafs mount)", dir, dir)
 	}
 	if allowNonEmpty {
@@ -70,23 +71,4 @@ func prepareMountpoint(dir string, allowNonEmpty bool) error {
 		return fmt.Errorf("mount point %s is not empty (%d entries would be hidden): use an empty directory, or -o nonempty", dir, len(ents))
 	}
 	return nil
-}
-
-// isMountpoint reports whether dir is the mount point of some mount.
-func isMountpoint(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeMountinfo(f[4]) == dir {
-			return true
-		}
-	}
-	return false
-}
-
-func unescapeMountinfo(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
 }

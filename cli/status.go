@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/pafs/pafs/internal/mountinfo"
 )
 
 // runStatus is `pafs status MOUNTPOINT`: what the mount is doing, read from
@@ -37,7 +39,7 @@ func describeMountError(dir string, err error) string {
 	switch {
 	case errors.Is(err, syscall.ENOTCONN):
 		return fmt.Sprintf("%s is a dead mount: pafs is no longer running. `pafs unmount %s` clears it; queued uploads are kept and go up at the next mount", dir, dir)
-	case !isMountpoint(dir):
+	case !mountinfo.IsMountpoint(dir):
 		return fmt.Sprintf("%s is not mounted", dir)
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Sprintf("%s is not a pafs mount", dir)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pafs/pafs/internal/mountinfo"
 	"github.com/pafs/pafs/status"
 )
 
@@ -28,7 +29,7 @@ func runUnmount(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	if !isMountpoint(dir) {
+	if !mountinfo.IsMountpoint(dir) {
 		fmt.Fprintf(stderr, "pafs unmount: %s is not mounted\n", dir)
 		return 1
 	}
@@ -82,7 +83,7 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 	bar := progressBar(stdout)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	for isMountpoint(dir) || alive(pid) {
+	for mountinfo.IsMountpoint(dir) || alive(pid) {
 		if q, ok := readQueue(dir); ok {
 			bar(q.Pending+q.InFlight, q.Bytes, lastQueueError(q))
 		}

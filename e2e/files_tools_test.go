@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -150,7 +151,7 @@ func TestTarExtract(t *testing.T) {
 	e := start(t)
 	src := t.TempDir()
 	for i := 0; i < 30; i++ {
-		writeLocal(t, filepath.Join(src, "pkg", "d"+itoaN(i%4), "f"+itoaN(i)), []byte(strings.Repeat("t", i*10)))
+		writeLocal(t, filepath.Join(src, "pkg", "d"+strconv.Itoa(i%4), "f"+strconv.Itoa(i)), []byte(strings.Repeat("t", i*10)))
 	}
 	os.Chmod(filepath.Join(src, "pkg", "d0", "f0"), 0o755)
 	archive := filepath.Join(t.TempDir(), "a.tar")
@@ -220,7 +221,7 @@ func TestRsyncUploadsOnlyChanges(t *testing.T) {
 func rsyncAgain(t *testing.T, first []string, again string) {
 	e := start(t)
 	src := t.TempDir()
-	file := func(i int) string { return filepath.Join("site", "f"+itoaN(i)+".txt") }
+	file := func(i int) string { return filepath.Join("site", "f"+strconv.Itoa(i)+".txt") }
 	for i := 0; i < 20; i++ {
 		writeLocal(t, filepath.Join(src, file(i)), []byte(strings.Repeat("x", i+1)))
 	}
@@ -229,7 +230,7 @@ func rsyncAgain(t *testing.T, first []string, again string) {
 	e.WaitIdle()
 	before := e.Counts()
 	for i := 0; i < 3; i++ {
-		writeLocal(t, filepath.Join(src, file(i)), []byte("changed "+itoaN(i)))
+		writeLocal(t, filepath.Join(src, file(i)), []byte("changed "+strconv.Itoa(i)))
 	}
 	e.MustRun(src, "rsync", again, "site/", filepath.Join(e.Home, "site"))
 	e.WaitIdle()

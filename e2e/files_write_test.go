@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,7 +20,7 @@ func TestCpRIsOneUploadPerFile(t *testing.T) {
 	src := t.TempDir()
 	want := map[string]string{}
 	for i := 0; i < 50; i++ {
-		rel := filepath.Join("proj", []string{"", "app", "app/templates", "static/css"}[i%4], "f"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+itoaN(i)+".txt")
+		rel := filepath.Join("proj", []string{"", "app", "app/templates", "static/css"}[i%4], "f"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+strconv.Itoa(i)+".txt")
 		data := strings.Repeat(rel+"\n", i+1)
 		writeLocal(t, filepath.Join(src, rel), []byte(data))
 		want[rel] = data
@@ -210,7 +211,7 @@ func TestOverwritingRenameIsAtomic(t *testing.T) {
 	}()
 	for i := 1; i <= 30; i++ {
 		tmp := filepath.Join(e.Home, ".target.tmp")
-		writeLocal(t, tmp, []byte("version "+itoaN(i)+"\n"))
+		writeLocal(t, tmp, []byte("version "+strconv.Itoa(i)+"\n"))
 		if err := os.Rename(tmp, target); err != nil {
 			t.Fatal(err)
 		}
@@ -311,13 +312,6 @@ func TestWriteBackZeroReportsErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.WaitIdle()
-}
-
-func itoaN(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoaN(i/10) + string(rune('0'+i%10))
 }
 
 // --read-only refuses every change with EROFS and costs no request.

@@ -40,11 +40,3 @@ func IsBelow(p, dir string) bool {
 
 // Overlaps reports whether one of a and b is the other or lies inside it.
 func Overlaps(a, b string) bool { return a == b || IsBelow(a, b) || IsBelow(b, a) }
-
-// Rebase moves p from below old to below new (p must be old or below it).
-func Rebase(p, old, new string) string {
-	if p == old {
-		return new
-	}
-	return Join(new, strings.TrimPrefix(p[len(old):], "/"))
-}

@@ -48,7 +48,6 @@ type Options struct {
 	WriteBack     time.Duration // delay before an upload; 0 uploads on close, synchronously
 	LocalOnly     []string      // extra patterns of names that never leave this machine
 	Workers       int           // uploads and deletes in flight at once (default 4)
-	ShareHost     string        // prefix for share URLs ("https://www.pythonanywhere.com")
 	Logger        *slog.Logger
 	Now           func() time.Time
 	// Spare, if set, says how many files/path requests could start now
@@ -162,9 +161,6 @@ func (f *FS) CacheStats() (metaHits, metaMisses, contentHits, contentMisses uint
 	ch, cm, _ := f.content.Stats()
 	return mh, mm, ch, cm, f.content.Used()
 }
-
-// Home returns the account's home directory.
-func (f *FS) Home() string { return f.o.Home }
 
 func (f *FS) report(op, path string, err error) {
 	if err == nil {

@@ -2,7 +2,6 @@ package vfs
 
 import (
 	"context"
-	"strings"
 	"syscall"
 
 	"github.com/pafs/pafs/remote"
@@ -18,7 +17,7 @@ func (f *FS) ShareURL(ctx context.Context, p string) (string, error) {
 		f.report("share", p, err)
 		return "", remote.Errno(err)
 	}
-	return f.absolute(u), nil
+	return u, nil
 }
 
 // SetShared shares or unshares p.
@@ -37,12 +36,4 @@ func (f *FS) SetShared(ctx context.Context, p string, on bool) error {
 		return remote.Errno(err)
 	}
 	return nil
-}
-
-// absolute turns the API's host-relative share path into a full URL.
-func (f *FS) absolute(u string) string {
-	if strings.HasPrefix(u, "/") && f.o.ShareHost != "" {
-		return strings.TrimRight(f.o.ShareHost, "/") + u
-	}
-	return u
 }

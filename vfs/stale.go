@@ -56,7 +56,10 @@ func (f *FS) serverUp() {
 // once the request (and its body) is done.
 func (f *FS) askCtx(haveStale bool) (ctx context.Context, stop func() (timedOut bool), cancel func()) {
 	ctx, cancel = context.WithCancel(f.bgCtx)
-	if !haveStale {
+	// A request that must first wait for the rate limit is not a sign of an
+	// outage: bounding it would serve stale data (and call the server down)
+	// whenever the budget is spent.
+	if !haveStale || (f.o.Spare != nil && f.o.Spare() == 0) {
 		return ctx, func() bool { return false }, cancel
 	}
 	t := time.AfterFunc(staleWait, cancel)

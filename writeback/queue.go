@@ -54,7 +54,6 @@ type Queue struct {
 	order   []*entry // ascending ID
 	nextID  uint64
 	running int
-	idle    *sync.Cond // signalled whenever an op finishes or is removed
 	kick    chan struct{}
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
@@ -93,7 +92,6 @@ func Open(o Options) (*Queue, []Op, []error) {
 		return nil, nil, []error{err}
 	}
 	q := &Queue{o: o, j: j, entries: map[uint64]*entry{}, nextID: 1, kick: make(chan struct{}, 1)}
-	q.idle = sync.NewCond(&q.mu)
 	ops, errs := j.load()
 	var recovered []Op
 	inflight := 0
@@ -142,7 +140,6 @@ func (q *Queue) Close() {
 		}
 		e.waiters = nil
 	}
-	q.idle.Broadcast()
 	q.mu.Unlock()
 }
 
@@ -228,7 +225,6 @@ func (q *Queue) removeLocked(e *entry, result error) {
 		w <- result
 	}
 	e.waiters = nil
-	q.idle.Broadcast()
 	q.wake()
 }
 

@@ -122,6 +122,5 @@ func (q *Queue) run(ctx context.Context, e *entry) {
 		w <- err
 	}
 	e.waiters = nil
-	q.idle.Broadcast()
 	q.wake()
 }

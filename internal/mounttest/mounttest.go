@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pafs/pafs/internal/mountinfo"
 	"github.com/pafs/pafs/remote/emulator"
 	"github.com/pafs/pafs/status"
 )
@@ -251,23 +252,7 @@ func (e *Env) Kill() {
 func (e *Env) Remount() { e.mount() }
 
 // Mounted reports whether dir is a mount point.
-func Mounted(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeMountPath(f[4]) == dir {
-			return true
-		}
-	}
-	return false
-}
-
-func unescapeMountPath(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
-}
+func Mounted(dir string) bool { return mountinfo.IsMountpoint(dir) }
 
 // Status reads the mount's .pafs/status.json.
 func (e *Env) Status() status.Report {
