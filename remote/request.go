@@ -16,7 +16,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/pafs/pafs/remote/ratelimit"
 )
+
+// Background marks ctx's requests as background work, such as the upload
+// queue's: in each endpoint family they wait behind the requests a user is
+// waiting for (listings, downloads) and leave those the last slots of every
+// rate-limit window (see ratelimit.Background).
+func Background(ctx context.Context) context.Context { return ratelimit.Background(ctx) }
 
 // endpoint is an API path relative to the user base (/api/v0/user/{u}/):
 // raw for messages, logs and the family; esc, percent-encoded, for the URL.

@@ -15,6 +15,8 @@ import (
 
 // Execute carries out one queued op; it is the upload queue's Executor.
 func (f *FS) Execute(ctx context.Context, op writeback.Op) error {
+	// Nobody waits on a queued op: reads and listings go first.
+	ctx = remote.Background(ctx)
 	switch op.Kind {
 	case writeback.Upload:
 		return f.execUpload(ctx, op)

@@ -16,10 +16,12 @@
 // run ahead of the server's window however the latency jitters, at the cost
 // of one round trip per window of throughput.
 //
-// Waiters are served strictly in arrival order: each waits on its own
-// channel, closed by the limiter when a slot is handed to it, so a freed slot
-// wakes exactly one waiter (no thundering herd, no overtaking). A single timer
-// fires when the oldest log entry leaves the window; nothing polls.
+// Waiters of one priority are served in arrival order; interactive ones go
+// before background ones (see Background). Each waits on its own channel,
+// closed by the limiter when a slot is handed to it, so a freed slot wakes
+// exactly one waiter (no thundering herd). A single timer fires when the
+// next waiter could go (a log entry leaves the window, a hold ends, a
+// background waiter has waited its window); nothing polls.
 package ratelimit
 
 import (
@@ -39,7 +41,8 @@ type Limiter struct {
 	log      []time.Time // completion times of finished requests, oldest first
 	inFlight int
 	hold     time.Time // no request starts before this (set after a 429)
-	queue    []*waiter // FIFO
+	queue    []*waiter // interactive waiters, FIFO
+	bgQueue  []*waiter // background waiters, FIFO
 	timer    *time.Timer
 	timerAt  time.Time // when timer is due; zero when stopped
 }
@@ -47,6 +50,7 @@ type Limiter struct {
 type waiter struct {
 	ready   chan struct{} // closed when a slot has been handed to this waiter
 	granted bool          // set under mu together with close(ready)
+	since   time.Time     // when it started waiting
 }
 
 // Stats is a snapshot of a limiter's state.
@@ -55,9 +59,9 @@ type Stats struct {
 	Window   time.Duration
 	InWindow int // finished requests whose slot has not yet expired
 	InFlight int // requests holding a slot that have not completed
-	Waiting  int // callers queued in Acquire
-	// NextFree estimates how long a request arriving now would wait for a
-	// slot, behind the queued callers. When the answer depends on in-flight
+	Waiting  int // callers queued in Acquire, both priorities
+	// NextFree estimates how long an interactive request arriving now would
+	// wait for a slot, behind the queued interactive callers. When the answer depends on in-flight
 	// requests completing, the estimate is the window (a slot freed by a
 	// completion can be reused no earlier than one window later).
 	NextFree time.Duration
@@ -79,7 +83,8 @@ func (l *Limiter) Limit() int { return l.limit }
 // Window returns the configured window length.
 func (l *Limiter) Window() time.Duration { return l.window }
 
-// Acquire waits for a slot and takes it. The caller must call release exactly
+// Acquire waits for a slot and takes it, at the priority ctx carries (see
+// Background). The caller must call release exactly
 // once, when the response has arrived (or the request failed); release stamps
 // the slot with the current time, so it frees one window later. Extra calls
 // to release are ignored. Acquire returns ctx.Err() if the context ends first;
@@ -89,16 +94,21 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	bg := IsBackground(ctx)
 	l.mu.Lock()
 	now := time.Now()
 	l.prune(now)
-	if len(l.queue) == 0 && l.canGo(now) {
+	if len(l.queue) == 0 && l.canGo(now) && (!bg || len(l.bgQueue) == 0 && l.bgCanGo()) {
 		l.inFlight++
 		l.mu.Unlock()
 		return l.releaser(), nil
 	}
-	w := &waiter{ready: make(chan struct{})}
-	l.queue = append(l.queue, w)
+	w := &waiter{ready: make(chan struct{}), since: now}
+	if bg {
+		l.bgQueue = append(l.bgQueue, w)
+	} else {
+		l.queue = append(l.queue, w)
+	}
 	l.dispatch(now)
 	l.mu.Unlock()
 
@@ -145,7 +155,7 @@ func (l *Limiter) Stats() Stats {
 		Window:   l.window,
 		InWindow: len(l.log),
 		InFlight: l.inFlight,
-		Waiting:  len(l.queue),
+		Waiting:  len(l.queue) + len(l.bgQueue),
 	}
 	if at := l.freeAt(now, len(l.queue)); !at.IsZero() {
 		s.NextFree = at.Sub(now)
@@ -216,26 +226,48 @@ func (l *Limiter) freeAt(now time.Time, ahead int) time.Time {
 	return at
 }
 
-// dispatch hands free slots to waiters in queue order and arms the timer for
-// the next moment a slot frees by expiry (or a hold ends). Called with mu
-// held.
+// dispatch hands free slots to waiters (see next) and arms the timer for
+// the next moment one of them could go. Called with mu held.
 func (l *Limiter) dispatch(now time.Time) {
 	l.prune(now)
-	for len(l.queue) > 0 && l.canGo(now) {
-		w := l.queue[0]
-		l.queue[0] = nil
-		l.queue = l.queue[1:]
+	for {
+		w, bg := l.next(now)
+		if w == nil {
+			break
+		}
+		if bg {
+			l.bgQueue = dropFirst(l.bgQueue)
+		} else {
+			l.queue = dropFirst(l.queue)
+		}
 		w.granted = true
 		l.inFlight++
 		close(w.ready)
 	}
-	if len(l.queue) == 0 || (l.inFlight >= l.limit && !l.hold.After(now)) {
+	if len(l.queue)+len(l.bgQueue) == 0 || (l.inFlight >= l.limit && !l.hold.After(now)) {
 		// Nobody waits, or every slot is in flight: only a release can free
 		// one, and release dispatches. No timer needed.
 		l.stopTimer()
 		return
 	}
-	l.armTimer(now, l.freeAt(now, 0))
+	var at time.Time
+	if len(l.queue) > 0 {
+		at = l.freeAt(now, 0)
+	} else {
+		// Background only: it waits for a slot outside the reserve, or for
+		// its wait to reach a window, whichever comes first.
+		at = l.freeAt(now, Reserve(l.limit))
+		if w := l.bgQueue[0].since.Add(l.window); l.window > 0 && w.After(now) && (at.IsZero() || w.Before(at)) {
+			at = w
+		}
+	}
+	l.armTimer(now, at)
+}
+
+// dropFirst removes the head of a queue.
+func dropFirst(q []*waiter) []*waiter {
+	q[0] = nil
+	return q[1:]
 }
 
 func (l *Limiter) armTimer(now, at time.Time) {
@@ -268,15 +300,20 @@ func (l *Limiter) onTimer() {
 	l.dispatch(time.Now())
 }
 
-// remove takes a waiter that gave up out of the queue, keeping the order of
+// remove takes a waiter that gave up out of its queue, keeping the order of
 // the others.
 func (l *Limiter) remove(w *waiter) {
-	for i, q := range l.queue {
-		if q == w {
-			copy(l.queue[i:], l.queue[i+1:])
-			l.queue[len(l.queue)-1] = nil
-			l.queue = l.queue[:len(l.queue)-1]
-			return
+	l.queue = removeWaiter(l.queue, w)
+	l.bgQueue = removeWaiter(l.bgQueue, w)
+}
+
+func removeWaiter(q []*waiter, w *waiter) []*waiter {
+	for i, x := range q {
+		if x == w {
+			copy(q[i:], q[i+1:])
+			q[len(q)-1] = nil
+			return q[:len(q)-1]
 		}
 	}
+	return q
 }
