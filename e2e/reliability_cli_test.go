@@ -50,3 +50,29 @@ func TestReadNotBehindUploads(t *testing.T) {
 	}
 	e.WaitIdle()
 }
+
+// A throttle that outlasts --retries is still a wait: an uncached read made
+// during a 429 storm (Retry-After: 1) returns the file once the storm ends,
+// not EIO after the retries (issue 10, item 13).
+func TestReadWaitsOutThrottle(t *testing.T) {
+	e := start(t, "--retries", "2", "--dir-cache-time", "1h")
+	e.Emu.WriteFile("/home/alice/slow.txt", []byte("worth the wait\n"))
+	e.MustRun(e.Home, "ls")
+	e.Emu.SetFaults(emulator.Faults{ThrottleStorm: true})
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := os.ReadFile(filepath.Join(e.Home, "slow.txt"))
+		done <- result{b, err}
+	}()
+	// More 429s than --retries allows retries.
+	e.WaitFor("four 429s", 30*time.Second, func() bool { return e.Emu.Stats().Throttled["files/path"] >= 4 })
+	e.Emu.SetFaults(emulator.Faults{})
+	r := <-done
+	if r.err != nil || string(r.data) != "worth the wait\n" {
+		t.Fatalf("read during a throttle storm: %v %q", r.err, r.data)
+	}
+}

@@ -65,7 +65,9 @@ func TestSecurityTokenNeverShows(t *testing.T) {
 	}
 	r.emu.SetFaults(emulator.Faults{ErrorRate: 0.5, DropRate: 0.3, MalformedRate: 0.3})
 	r.Sh(r.Home, "for i in 1 2 3 4 5; do echo $i > faulty$i.txt; cat faulty$i.txt; ls; done")
+	// 429s are waited out (they spend no retries): the storm ends by itself.
 	r.emu.SetFaults(emulator.Faults{ThrottleStorm: true})
+	time.AfterFunc(2500*time.Millisecond, func() { r.emu.SetFaults(emulator.Faults{}) })
 	r.Sh(r.Home, "ls newdir; cat nothere")
 	r.emu.SetFaults(emulator.Faults{})
 	r.WaitFor("the refused uploads to be tried", 20*time.Second, func() bool {

@@ -286,8 +286,10 @@ func (cl *call) display() string {
 func (c *Client) do(ctx context.Context, cl *call) (*http.Response, error) {
 	fam := c.family(cl.ep.family)
 	var (
-		maybeDone bool // an earlier attempt may have reached the server
-		throttled int  // 429s seen by this call
+		maybeDone bool      // an earlier attempt may have reached the server
+		failures  int       // failed attempts other than 429s: they spend the retries
+		throttled int       // 429s seen by this call
+		since     time.Time // when the first of them came
 	)
 	for attempt := 0; ; attempt++ {
 		r := c.attempt(ctx, fam, cl)
@@ -298,22 +300,30 @@ func (c *Client) do(ctx context.Context, cl *call) (*http.Response, error) {
 			// A previous attempt deleted it and its answer got lost.
 			return nil, nil
 		}
-		delay := backoff(c.retryBase, attempt)
+		delay := backoff(c.retryBase, failures)
+		var waited time.Duration // throttled: how long the call will have waited on 429s
 		switch r.kind {
 		case outcomeTransient:
 			maybeDone = true
 		case outcomeThrottled:
 			// Hold the whole family even if this call gives up: the server
 			// has just said its window is full.
+			if throttled == 0 {
+				since = time.Now()
+			}
 			throttled++
 			delay = c.throttleDelay(r, throttled)
+			waited = time.Since(since) + delay
 			fam.throttle(delay)
 			c.log.Warn(fmt.Sprintf("rate limit: 429 from server for %s, waiting %s", fam.name, delay.Round(time.Millisecond)),
 				"method", cl.method, "endpoint", cl.display(), "wait", delay)
 		}
-		if ctx.Err() != nil || !c.retryable(cl, r, attempt) {
+		if ctx.Err() != nil || !c.retryable(cl, r, failures, waited) {
 			fam.failed(r.err)
 			return nil, r.err
+		}
+		if r.kind != outcomeThrottled {
+			failures++
 		}
 		fam.retried()
 		c.log.Info("retrying request", "method", cl.method, "endpoint", cl.display(),

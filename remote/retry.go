@@ -45,18 +45,32 @@ const (
 	throttleCap   = 60 * time.Second
 )
 
-// retryable decides whether to try the call again after r. The body check
-// comes last: for an unseekable upload it waits for the transport to let go
-// of the source, which is only worth doing when a retry is on the table.
-func (c *Client) retryable(cl *call, r attemptResult, attempt int) bool {
+// throttleWindows bounds how long one call waits out 429s, in rate windows
+// (3 minutes at the API's): a server's sliding window frees within one
+// window of the burst that filled it, so a throttle lasting three is not
+// about our rate (another client spending the whole budget, a broken
+// proxy) and fails the call rather than hold a reader for ever.
+const throttleWindows = 3
+
+// retryable decides whether to try the call again after r, the failures-th
+// failure other than a 429; waited is how long the call will have spent on
+// 429s once it has waited the delay before the retry. A 429 does not spend
+// a retry: the server throttled before running the view, and waiting as it
+// asks is a wait, not a failure (bounded by throttleWindows). No retries at
+// all (MaxRetries < 0) means none after a 429 either. The body check comes
+// last: for an unseekable upload it waits for the transport to let go of the
+// source, which is only worth doing when a retry is on the table.
+func (c *Client) retryable(cl *call, r attemptResult, failures int, waited time.Duration) bool {
 	var ok bool
 	switch r.kind {
-	case outcomeUnsent, outcomeThrottled:
-		ok = true
+	case outcomeUnsent:
+		ok = failures < c.maxRetries
+	case outcomeThrottled:
+		ok = c.maxRetries > 0 && waited <= throttleWindows*c.window
 	case outcomeTransient:
-		ok = cl.safe
+		ok = cl.safe && failures < c.maxRetries
 	}
-	if !ok || attempt >= c.maxRetries {
+	if !ok {
 		return false
 	}
 	return cl.body == nil || cl.body.replayable()
