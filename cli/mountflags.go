@@ -29,6 +29,7 @@ type mountConfig struct {
 	cacheTTL     time.Duration
 	cacheDir     string
 	cacheMax     int64
+	adoptCache   bool // --adopt-cache-dir: unowned queued changes in --cache-dir are this account's
 	writeBack    time.Duration
 	transfers    int
 	retries      int
@@ -62,6 +63,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.DurationVar(&c.dirCacheTime, "dir-cache-time", 30*time.Second, "how long directory listings are trusted before fetching again")
 	fl.DurationVar(&c.cacheTTL, "cache-ttl", 0, "how long a downloaded file is served locally (default: --dir-cache-time)")
 	fl.StringVar(&c.cacheDir, "cache-dir", "", "where file contents and the upload queue live (default $XDG_CACHE_HOME/pafs/USER@HOST)")
+	fl.BoolVar(&c.adoptCache, "adopt-cache-dir", false, "changes queued in --cache-dir by a pafs that did not record their account are this account's: upload them")
 	fl.String("cache-max-size", "5G", "evict cached (already uploaded) file contents beyond this size")
 	fl.DurationVar(&c.writeBack, "write-back", 2*time.Second, "delay between close and upload; 0 uploads during close and returns its error")
 	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")

@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"crypto/sha256"
 	"fmt"
+	"io/fs"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,5 +81,196 @@ func TestReadWaitsOutThrottle(t *testing.T) {
 	r := <-done
 	if r.err != nil || string(r.data) != "worth the wait\n" {
 		t.Fatalf("read during a throttle storm: %v %q", r.err, r.data)
+	}
+}
+
+// tryMount runs `pafs mount` until it exits. One that mounts (which the
+// tests below expect never to happen) is given until done reports true or
+// five seconds to show what it does, then stopped.
+func tryMount(t *testing.T, env []string, done func() bool, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mounttest.Binary(t), append([]string{"mount"}, args...)...)
+	cmd.Env = append(cleanEnv(), env...)
+	var out mounttest.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+wait:
+	for {
+		select {
+		case err = <-exited:
+			break wait
+		case <-time.After(20 * time.Millisecond):
+		}
+		if strings.Contains(out.String(), "pafs: mounted") {
+			for until := time.Now().Add(5 * time.Second); !done() && time.Now().Before(until); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			err = <-exited
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("pafs mount %v neither mounted nor exited: %s", args, out.String())
+		}
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	return out.String(), code
+}
+
+// snapshot describes every file and directory under root: mode, and for
+// files a digest of the content.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		st, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		desc := st.Mode().String()
+		if st.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += fmt.Sprintf(" %x", sha256.Sum256(b))
+		}
+		out[strings.TrimPrefix(p, root)] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameSnapshot(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: %q is %q, was %q", what, p, got[p], w)
+		}
+	}
+	for p, g := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("%s: %q (%s) appeared", what, p, g)
+		}
+	}
+}
+
+// A cache directory holding alice's queued uploads, mounted for bob on
+// another server: pafs refuses, naming both, and changes nothing; alice's
+// next mount uploads them (issue 10, item 2).
+func TestCacheDirOfAnotherAccount(t *testing.T) {
+	e := start(t, "--write-back", "1h")
+	writeLocal(t, filepath.Join(e.Home, "alice.txt"), []byte("alice's\n"))
+	e.Kill()
+	before := snapshot(t, e.CacheDir)
+
+	bob := emulator.New(emulator.Config{Username: "bob", Token: "bob-token"})
+	srv := httptest.NewServer(bob)
+	defer srv.Close()
+	bobDir := t.TempDir()
+	bobPosts := func() bool { return bob.Stats().Requests["POST files/path"] > 0 }
+	out, code := tryMount(t, []string{"API_TOKEN=bob-token"}, bobPosts,
+		"--api-url", srv.URL, "--username", "bob", "--cache-dir", e.CacheDir, bobDir)
+	if code == 0 || !strings.Contains(out, "alice") || !strings.Contains(out, "bob") || !strings.Contains(out, e.Server.URL) {
+		t.Errorf("bob's mount on alice's cache: exit %d, output %q; want a refusal naming both accounts", code, out)
+	}
+	if n := bob.Stats().Requests["POST files/path"]; n != 0 {
+		t.Errorf("bob's account got %d uploads from alice's queue", n)
+	}
+	if _, ok := bob.ReadFile("/home/alice/alice.txt"); ok {
+		t.Error("alice's file was created in bob's account")
+	}
+	if mounttest.Mounted(bobDir) {
+		syscall.Unmount(bobDir, syscall.MNT_DETACH)
+	}
+	sameSnapshot(t, "cache dir after the refused mount", snapshot(t, e.CacheDir), before)
+
+	e.Remount()
+	waitRemote(t, e, "alice.txt", "alice's\n")
+}
+
+// A cache directory whose queued changes carry no owner (left by an older
+// pafs) is not replayed into whatever account mounts it: pafs refuses and
+// says how to proceed; --adopt-cache-dir uploads them as this account.
+func TestCacheDirUnknownOwner(t *testing.T) {
+	e := start(t, "--write-back", "1h")
+	writeLocal(t, filepath.Join(e.Home, "old.txt"), []byte("queued by an old pafs\n"))
+	e.Kill()
+	if err := os.Remove(filepath.Join(e.CacheDir, "owner.json")); err != nil {
+		t.Fatalf("no owner recorded: %v", err)
+	}
+	before := snapshot(t, e.CacheDir)
+	args := []string{"--api-url", e.Server.URL, "--username", "alice", "--cache-dir", e.CacheDir, t.TempDir()}
+	env := []string{"API_TOKEN=" + e.Emu.Token()}
+	posts := func() bool { return e.Emu.Stats().Requests["POST files/path"] > 0 }
+	out, code := tryMount(t, env, posts, args...)
+	if code == 0 || !strings.Contains(out, "--adopt-cache-dir") {
+		t.Errorf("mount on an unowned queue: exit %d, output %q", code, out)
+	}
+	sameSnapshot(t, "cache dir after the refused mount", snapshot(t, e.CacheDir), before)
+	if _, ok := remote(e, "old.txt"); ok {
+		t.Error("the unowned queue was replayed")
+	}
+	out, code = tryMount(t, env, func() bool { _, ok := remote(e, "old.txt"); return ok },
+		append([]string{"--adopt-cache-dir"}, args...)...)
+	if got, _ := remote(e, "old.txt"); got != "queued by an old pafs\n" || code != 0 {
+		t.Errorf("--adopt-cache-dir: exit %d, server has %q\n%s", code, got, out)
+	}
+}
+
+// --cache-dir naming a directory that holds someone else's files: pafs
+// refuses and leaves its mode and files alone (issue 10, item 8).
+func TestCacheDirForeign(t *testing.T) {
+	mounttest.RequireFUSE(t)
+	t.Parallel()
+	emu := emulator.New(emulator.Config{Username: "alice", Token: "good-token"})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	foreign := t.TempDir()
+	os.Chmod(foreign, 0o755)
+	writeLocal(t, filepath.Join(foreign, "notes.txt"), []byte("mine, not pafs's\n"))
+	before := snapshot(t, foreign)
+	out, code := tryMount(t, []string{"API_TOKEN=good-token"}, func() bool { return false },
+		"--api-url", srv.URL, "--username", "alice", "--cache-dir", foreign, t.TempDir())
+	if code == 0 || !strings.Contains(out, "not empty") {
+		t.Errorf("mount with a foreign --cache-dir: exit %d, output %q", code, out)
+	}
+	sameSnapshot(t, "foreign directory", snapshot(t, foreign), before)
+
+	// A new path is created private; an empty directory is taken as is.
+	fresh := filepath.Join(t.TempDir(), "new", "cache")
+	empty := t.TempDir()
+	os.Chmod(empty, 0o755)
+	for _, dir := range []string{fresh, empty} {
+		mnt := t.TempDir()
+		out, code := tryMount(t, []string{"API_TOKEN=good-token"}, func() bool { return true },
+			"--api-url", srv.URL, "--username", "alice", "--cache-dir", dir, mnt)
+		if code != 0 || !strings.Contains(out, "pafs: mounted") {
+			t.Errorf("--cache-dir %s: exit %d, output %q", dir, code, out)
+		}
+	}
+	if st, err := os.Stat(fresh); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("new cache dir: %v %v, want 0700", st.Mode(), err)
+	}
+	if st, _ := os.Stat(empty); st.Mode().Perm() != 0o755 {
+		t.Errorf("an empty directory given as cache was changed to %v", st.Mode())
 	}
 }
