@@ -29,8 +29,14 @@ func runUnmount(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	if !mountinfo.IsMountpoint(dir) {
+	mnt, ok := mountinfo.Lookup(dir)
+	if !ok {
 		fmt.Fprintf(stderr, "pafs unmount: %s is not mounted\n", dir)
+		return 1
+	}
+	if mnt.FSType != pafsFSType {
+		// Whatever its .pafs/pid says, nothing of pafs's serves it.
+		fmt.Fprintf(stderr, "pafs unmount: %s is not a pafs mount (it is %s, from %s): leaving it alone\n", dir, mnt.FSType, mnt.Source)
 		return 1
 	}
 	b, err := os.ReadFile(filepath.Join(dir, ".pafs", "pid"))
@@ -46,7 +52,51 @@ func runUnmount(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pafs unmount: %s/.pafs/pid holds no process id\n", dir)
 		return 1
 	}
+	if !servesMount(pid, mnt) {
+		fmt.Fprintf(stderr, "pafs unmount: %s/.pafs/pid names process %d, which does not serve this mount: not signalling it\n", dir, pid)
+		return 1
+	}
 	return stopMount(dir, pid, *force, stdout, stderr)
+}
+
+// pafsFSType is the type the kernel gives pafs's mounts: FUSE mounts are
+// "fuse." plus the name fs.Mount passes ("pafs").
+const pafsFSType = "fuse.pafs"
+
+// servesMount reports whether process pid serves the FUSE mount m: it holds
+// /dev/fuse open, on m's connection where the kernel says which one an open
+// file is for (fdinfo's fuse_connection, the minor number of m's device).
+func servesMount(pid int, m mountinfo.Mount) bool {
+	fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(fdDir)
+	if err != nil {
+		return false
+	}
+	_, conn, _ := strings.Cut(m.Dev, ":")
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join(fdDir, e.Name())); err != nil || target != "/dev/fuse" {
+			continue
+		}
+		info, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fdinfo/" + e.Name())
+		if err != nil {
+			continue
+		}
+		c, known := fdinfoField(string(info), "fuse_connection")
+		if !known || c == conn {
+			return true
+		}
+	}
+	return false
+}
+
+// fdinfoField returns the value of a "name:\tvalue" line of an fdinfo file.
+func fdinfoField(info, name string) (string, bool) {
+	for line := range strings.SplitSeq(info, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == name {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
 }
 
 // clearDeadMount detaches a mount whose pafs process is gone.
@@ -62,8 +112,19 @@ func clearDeadMount(dir string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// stuckAfter bounds the wait for a pafs that has nothing left to upload
+// yet neither unmounts nor exits.
+const stuckAfter = 30 * time.Second
+
+// deadAfter is how long a mount may outlive the pafs serving it before it is
+// taken for dead.
+const deadAfter = 2 * time.Second
+
 // stopMount signals the serving pafs and waits for it to finish, with a
-// progress bar of the uploads it still has to make.
+// progress bar of the uploads it still has to make. The wait lasts while
+// uploads are pending (Ctrl-C stops waiting); it ends with an error when
+// pafs has nothing to upload and does not finish, or dies and leaves the
+// mount behind (which is then cleared).
 func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 	proc, err := os.FindProcess(pid)
 	if err == nil {
@@ -83,9 +144,33 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 	bar := progressBar(stdout)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	for mountinfo.IsMountpoint(dir) || alive(pid) {
+	stuck := time.Now().Add(stuckAfter)
+	var dead time.Time // when pafs was first seen gone with the mount still there
+	for {
+		mounted, running := mountinfo.IsMountpoint(dir), alive(pid)
+		if !mounted && !running {
+			break
+		}
+		pending := 0
 		if q, ok := readQueue(dir); ok {
-			bar(q.Pending+q.InFlight, q.Bytes, lastQueueError(q))
+			pending = q.Pending + q.InFlight
+			bar(pending, q.Bytes, lastQueueError(q))
+		}
+		switch {
+		case !running && dead.IsZero():
+			dead = time.Now()
+		case !running && time.Since(dead) > deadAfter:
+			fmt.Fprintf(stderr, "\npafs unmount: pafs (pid %d) exited without unmounting %s\n", pid, dir)
+			clearDeadMount(dir, stdout, stderr)
+			return 1
+		case running && pending > 0:
+			stuck = time.Now().Add(stuckAfter)
+		case running && mounted && time.Now().After(stuck):
+			// (Once unmounted, pafs may still be uploading what was written
+			// during the unmount, out of sight: that wait is its own.)
+			fmt.Fprintf(stderr, "\npafs unmount: pafs (pid %d) has nothing left to upload but has not unmounted %s within %s: `pafs unmount --force %s`, or kill %d\n",
+				pid, dir, stuckAfter, dir, pid)
+			return 1
 		}
 		select {
 		case <-interrupt:

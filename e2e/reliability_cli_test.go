@@ -274,3 +274,50 @@ func TestCacheDirForeign(t *testing.T) {
 		t.Errorf("an empty directory given as cache was changed to %v", st.Mode())
 	}
 }
+
+// pafs unmount on a mount that is not pafs's, holding a .pafs/pid that names
+// another process: it refuses at once and signals nothing (issue 10, item 12).
+func TestUnmountNotPafs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	sleep := exec.Command("sleep", "300")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	writeLocal(t, filepath.Join(dir, ".pafs", "pid"), []byte(fmt.Sprintf("%d\n", sleep.Process.Pid)))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mounttest.Binary(t), "unmount", dir)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Errorf("pafs unmount of a tmpfs did not return within 10 s: %s", out)
+	} else if err == nil || !strings.Contains(string(out), "not a pafs mount") {
+		t.Errorf("pafs unmount of a tmpfs: %v, output %q", err, out)
+	}
+	if !alive(sleep.Process.Pid) {
+		t.Error("pafs unmount signalled the process named in the tmpfs's .pafs/pid")
+	}
+	if !mounttest.Mounted(dir) {
+		t.Error("the tmpfs was unmounted")
+	}
+}
+
+// alive reports whether pid runs and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}

@@ -19,3 +19,16 @@ func TestIsMountpoint(t *testing.T) {
 		t.Errorf("unescape: %q", got)
 	}
 }
+
+func TestParse(t *testing.T) {
+	m, ok := parse(`49 27 0:44 / /tmp/a\040b rw,nosuid,nodev,relatime shared:5 - fuse.pafs pafs:demo rw,user_id=0`)
+	if !ok || m.Dir != "/tmp/a b" || m.Dev != "0:44" || m.FSType != "fuse.pafs" || m.Source != "pafs:demo" {
+		t.Errorf("parsed %+v %v", m, ok)
+	}
+	if _, ok := parse("short line"); ok {
+		t.Error("a short line parsed")
+	}
+	if m, ok := Lookup("/proc"); !ok || m.FSType != "proc" {
+		t.Errorf("/proc: %+v %v", m, ok)
+	}
+}
