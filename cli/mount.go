@@ -298,8 +298,8 @@ func (m *mount) serve(sig <-chan os.Signal) int {
 
 // reportLeft says what could not be uploaded before unmounting.
 func (m *mount) reportLeft(err error) {
-	fmt.Fprintf(m.stderr, "\npafs: %v\npafs: the changes stay queued in %s and are retried at the next mount; `pafs status` shows them\n",
-		err, m.c.cacheDir)
+	fmt.Fprintf(m.stderr, "\npafs: %s\npafs: the changes stay queued in %s and are retried at the next mount; `pafs status` shows them\n",
+		status.Printable(err.Error()), m.c.cacheDir)
 }
 
 func (m *mount) unmount() {
@@ -334,7 +334,7 @@ func progressPrinter(w io.Writer) func(writeback.Progress) {
 		last = p.Ops
 		msg := fmt.Sprintf("pafs: uploading before unmount: %d left (%s)", p.Ops, humanBytes(p.Bytes))
 		if p.LastError != "" {
-			msg += "; last error: " + p.LastError
+			msg += "; last error: " + status.Printable(p.LastError)
 		}
 		if tty {
 			fmt.Fprintf(w, "\r%-100s", msg)

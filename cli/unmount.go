@@ -154,7 +154,7 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 		pending := 0
 		if q, ok := readQueue(dir); ok {
 			pending = q.Pending + q.InFlight
-			bar(pending, q.Bytes, lastQueueError(q))
+			bar(pending, q.Bytes, status.Printable(lastQueueError(q)))
 		}
 		switch {
 		case !running && dead.IsZero():

@@ -321,3 +321,24 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
+
+// A file name carrying terminal escape sequences is shown escaped by pafs
+// status and .pafs/status, never sent raw to the terminal (issue 10, item 13).
+func TestStatusEscapesNames(t *testing.T) {
+	e := start(t, "--write-back", "1h")
+	name := "evil\x1b]0;owned\x07\x1b[31mred\rname.txt"
+	writeLocal(t, filepath.Join(e.Home, name), []byte("x\n"))
+	out, code := pafs(t, nil, "status", e.Dir)
+	file := readFile(t, filepath.Join(e.Dir, ".pafs", "status"))
+	for what, text := range map[string]string{"pafs status": out, ".pafs/status": file} {
+		if strings.ContainsAny(text, "\x1b\x07\r") {
+			t.Errorf("%s prints control characters raw:\n%q", what, text)
+		}
+		if !strings.Contains(text, `evil\x1b]0;owned\a\x1b[31mred\rname.txt`) {
+			t.Errorf("%s does not show the name escaped:\n%s", what, text)
+		}
+	}
+	if code != 0 {
+		t.Errorf("pafs status: exit %d", code)
+	}
+}

@@ -9,7 +9,7 @@ import (
 // Text renders the report for a person reading it at a glance.
 func (r Report) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pafs: %s mounted at %s, up %s\n\n", r.Account, r.Mountpoint, time.Duration(r.Uptime))
+	fmt.Fprintf(&b, "pafs: %s mounted at %s, up %s\n\n", Printable(r.Account), Printable(r.Mountpoint), time.Duration(r.Uptime))
 	r.writeEndpoints(&b)
 	r.writeQueue(&b)
 	r.writeCache(&b)
@@ -34,7 +34,7 @@ func (r Report) writeEndpoints(b *strings.Builder) {
 		if e.Limit > 0 {
 			win = fmt.Sprintf("%d/%d", e.InWindow, e.Limit)
 		}
-		rows = append(rows, []string{e.Family, win, time.Duration(e.NextFree).Round(100 * time.Millisecond).String(),
+		rows = append(rows, []string{Printable(e.Family), win, time.Duration(e.NextFree).Round(100 * time.Millisecond).String(),
 			fmt.Sprint(e.Waiting), fmt.Sprint(e.Requests), fmt.Sprint(e.Retries), fmt.Sprint(e.Throttled), fmt.Sprint(e.Errors)})
 	}
 	table(b, rows)
@@ -78,9 +78,9 @@ func (r Report) writeQueue(b *strings.Builder) {
 		default:
 			state = "waiting its turn"
 		}
-		fmt.Fprintf(b, "  %-6s %s  %s  tries %d  %s", op.Kind, op.Path, bytes(op.Bytes), op.Tries, state)
+		fmt.Fprintf(b, "  %-6s %s  %s  tries %d  %s", op.Kind, Printable(op.Path), bytes(op.Bytes), op.Tries, state)
 		if op.LastError != "" {
-			fmt.Fprintf(b, "  last error: %s", op.LastError)
+			fmt.Fprintf(b, "  last error: %s", Printable(op.LastError))
 		}
 		b.WriteString("\n")
 	}
@@ -99,7 +99,7 @@ func (r Report) writeNotices(b *strings.Builder) {
 	}
 	b.WriteString("Notices:\n")
 	for _, e := range r.Notices {
-		fmt.Fprintf(b, "  %s  %s: %s\n", e.Time.Format("15:04:05"), e.Path, e.Message)
+		fmt.Fprintf(b, "  %s  %s: %s\n", e.Time.Format("15:04:05"), Printable(e.Path), Printable(e.Message))
 	}
 	b.WriteString("\n")
 }
@@ -111,7 +111,7 @@ func (r Report) writeErrors(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "Last errors (%d in all):\n", r.ErrorCount)
 	for _, e := range r.Errors {
-		fmt.Fprintf(b, "  %s  %s %s: %s\n", e.Time.Format("15:04:05"), e.Op, e.Path, e.Message)
+		fmt.Fprintf(b, "  %s  %s %s: %s\n", e.Time.Format("15:04:05"), e.Op, Printable(e.Path), Printable(e.Message))
 	}
 }
 
