@@ -101,6 +101,11 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Counted before the queue starts sending them.
+	queued, err := queuedOps(cacheDir)
+	if err != nil {
+		return nil, err
+	}
 	files, err := vfs.New(client, vfs.Options{
 		Home: "/home/" + c.username, CacheDir: cacheDir,
 		DirCacheTime: c.dirCacheTime, ContentTTL: c.cacheTTL, CacheMaxBytes: c.cacheMax,
@@ -115,6 +120,13 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	m.files = files
 	m.cleanup = append(m.cleanup, files.Close)
 	notices := status.NewErrors(10)
+	if c.readOnly && queued > 0 {
+		// Those changes were written, and their close succeeded, before:
+		// they go to the server even though this mount takes no new ones.
+		msg := fmt.Sprintf("read-only mount: uploading %d %s queued by an earlier run (`pafs status` lists them)", queued, plural(queued, "change"))
+		fmt.Fprintf(stderr, "pafs: %s\n", msg)
+		notices.Add("read-only", cacheDir, errors.New(msg))
+	}
 	src := &status.Source{Client: client, Files: files, Errors: m.errors, Notices: notices,
 		Account: c.username + "@" + baseURL, Mountpoint: c.mountpoint, Started: time.Now()}
 	children := append(controlChildren(client, files, m.errors, notices, c, m.log), statusDir(src))
@@ -380,6 +392,13 @@ func statusDir(src *status.Source) pafsfs.Child {
 		{Name: "status.json", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: js}},
 		{Name: "pid", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: pid}},
 	}}}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 // retries maps the --retries flag to the client's setting (0 means none there).

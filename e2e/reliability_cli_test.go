@@ -342,3 +342,35 @@ func TestStatusEscapesNames(t *testing.T) {
 		t.Errorf("pafs status: exit %d", code)
 	}
 }
+
+// A --read-only mount over a cache holding uploads queued by an earlier run
+// sends them (they were written and accepted then) and says so, on stderr
+// and in .pafs/status (issue 10, item 13).
+func TestReadOnlyMountSendsQueued(t *testing.T) {
+	e := start(t, "--write-back", "1h")
+	writeLocal(t, filepath.Join(e.Home, "earlier.txt"), []byte("written before\n"))
+	e.Kill()
+	mnt := t.TempDir()
+	var statusText string
+	out, code := tryMount(t, []string{"API_TOKEN=" + e.Emu.Token()}, func() bool {
+		if got, _ := remote(e, "earlier.txt"); got != "written before\n" {
+			return false
+		}
+		b, _ := os.ReadFile(filepath.Join(mnt, ".pafs", "status"))
+		statusText = string(b)
+		return true
+	}, "--api-url", e.Server.URL, "--username", "alice", "--cache-dir", e.CacheDir, "--read-only", mnt)
+	if code != 0 {
+		t.Fatalf("read-only mount: exit %d\n%s", code, out)
+	}
+	if got, _ := remote(e, "earlier.txt"); got != "written before\n" {
+		t.Errorf("the queued upload did not reach the server: %q", got)
+	}
+	const say = "read-only mount: uploading 1 change queued by an earlier run"
+	if !strings.Contains(out, say) {
+		t.Errorf("the read-only mount did not say it uploads queued changes:\n%s", out)
+	}
+	if !strings.Contains(statusText, say) {
+		t.Errorf(".pafs/status does not say it:\n%s", statusText)
+	}
+}
