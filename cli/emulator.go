@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // emulatorOptions is the parsed command line of `pafs emulator`.
 type emulatorOptions struct {
 	listen         string
+	listenPublic   bool // --listen-public: a non-loopback --listen is meant
 	username       string
 	token          string
 	tokenGenerated bool // token was made up here, so it must be shown once
@@ -52,7 +54,8 @@ func parseEmulatorFlags(args []string, getenv func(string) string, stdout, stder
 	fs := pflag.NewFlagSet("pafs emulator", pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.SetOutput(io.Discard) // errors and usage are printed below, to the right stream
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address to listen on (host:port; port 0 picks a free one); loopback unless --listen-public")
+	fs.BoolVar(&o.listenPublic, "listen-public", false, "allow a --listen address other hosts can reach (the /__emulator/ hooks need no token)")
 	fs.StringVar(&o.username, "username", emulator.DefaultUsername, "the account's user name (URLs are /api/v0/user/USERNAME/...)")
 	fs.StringVar(&o.token, "token", "", "API token clients must send (default $API_TOKEN; if unset, a random one is generated and printed)")
 	fs.IntVar(&o.rateLimit, "rate-limit", emulator.DefaultRateLimit,
@@ -107,6 +110,15 @@ func serveEmulator(ctx context.Context, o emulatorOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	tcp, _ := ln.Addr().(*net.TCPAddr)
+	public := tcp == nil || !tcp.IP.IsLoopback()
+	if public && !o.listenPublic {
+		// Checked on the address bound, so that a host name counts for
+		// what it resolved to. Nothing was served on it.
+		ln.Close()
+		return fmt.Errorf("--listen %s is reachable from other hosts (%s), and the emulator's /__emulator/ hooks change its state without a token: listen on loopback, or pass --listen-public to mean it",
+			o.listen, ln.Addr())
+	}
 	limit, limitText := o.rateLimit, fmt.Sprintf("%d/%s", o.rateLimit, o.rateWindow)
 	if limit <= 0 {
 		limit, limitText = -1, "off"
@@ -114,7 +126,11 @@ func serveEmulator(ctx context.Context, o emulatorOptions, stdout, stderr io.Wri
 	e := emulator.New(emulator.Config{Username: o.username, Token: o.token, RateLimit: limit,
 		RateWindow: o.rateWindow, Latency: o.latency, Demo: o.demo,
 		Faults: emulator.Faults{Seed: o.seed, ErrorRate: o.failRate}})
-	fmt.Fprintf(stdout, "pafs emulator: serving %s for user %s (rate limit %s)\n", displayURL(ln.Addr()), o.username, limitText)
+	addr := boundAddr(o.listen, ln.Addr())
+	fmt.Fprintf(stdout, "pafs emulator: serving http://%s for user %s (rate limit %s)\n", addr, o.username, limitText)
+	if public {
+		fmt.Fprintf(stderr, "pafs emulator: --listen-public: anyone who reaches %s can use the API with the token, and the /__emulator/ hooks without one\n", addr)
+	}
 	if o.tokenGenerated {
 		fmt.Fprintf(stdout, "pafs emulator: generated API token %s (set API_TOKEN or --token to choose one)\n", o.token)
 	}
@@ -124,15 +140,16 @@ func serveEmulator(ctx context.Context, o emulatorOptions, stdout, stderr io.Wri
 	return err
 }
 
-// displayURL is the base URL for addr; a wildcard address is shown as loopback.
-func displayURL(addr net.Addr) string {
+// boundAddr is the address served, as host:port. A wildcard listener keeps
+// the wildcard asked for (Go reports 0.0.0.0 as [::] on dual-stack hosts).
+func boundAddr(asked string, addr net.Addr) string {
 	tcp, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return "http://" + addr.String()
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
 	}
-	ip := tcp.IP
-	if ip == nil || ip.IsUnspecified() {
-		ip = net.IPv4(127, 0, 0, 1)
+	host, _, _ := net.SplitHostPort(asked)
+	if host == "" {
+		host = "0.0.0.0"
 	}
-	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+	return net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
