@@ -6,7 +6,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
-	"github.com/pafs/pafs/rpath"
+	"github.com/pafs/pafs/internal/rpath"
 )
 
 // Listing is one directory's entries as the server last reported them, name →

@@ -7,7 +7,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/pafs/pafs/vfs"
+	"github.com/pafs/pafs/internal/vfs"
 )
 
 // Timeouts the kernel may cache what pafs tells it. Directory attributes and

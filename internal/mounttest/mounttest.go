@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/pafs/pafs/internal/mountinfo"
+	"github.com/pafs/pafs/internal/status"
 	"github.com/pafs/pafs/remote/emulator"
-	"github.com/pafs/pafs/status"
 )
 
 // RequireFUSE skips the test when FUSE cannot be used here, except under CI
