@@ -61,13 +61,19 @@ type MetaOptions struct {
 // listing lacks is a negative lookup, so they need no cache of their own);
 // attributes do not expire (they describe local knowledge, not server state)
 // but are bounded by count.
+//
+// Synchronisation: every method is safe for concurrent use. The LRUs lock
+// themselves for single gets and adds; every read-modify-write of a listing
+// or an attribute record (and every removal that must not interleave with
+// one) holds mu, so concurrent updates never lose each other. Readers take
+// no lock: a stored *Listing is never modified.
 type Meta struct {
 	ttl      time.Duration
 	now      func() time.Time
 	listings *lru.Cache[string, *Listing]
 	attrs    *lru.Cache[string, Attr]
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards read-modify-writes of listings and attrs, and hits/misses
 	hits   uint64
 	misses uint64
 }
@@ -119,12 +125,16 @@ func (m *Meta) PeekListing(dir string) (*Listing, bool) {
 
 // PutListing stores a freshly fetched listing.
 func (m *Meta) PutListing(dir string, l *Listing) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.listings.Add(dir, l)
 }
 
 // AddEntry records that dir now holds name, if dir's listing is cached; a
 // local create, upload or mkdir must never vanish from a re-listing.
 func (m *Meta) AddEntry(dir, name string, isDir bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if l, ok := m.listings.Peek(dir); ok {
 		if cur, has := l.Entries[name]; !has || cur != isDir {
 			m.listings.Add(dir, l.with(name, isDir))
@@ -135,16 +145,24 @@ func (m *Meta) AddEntry(dir, name string, isDir bool) {
 // RemoveEntry records that dir no longer holds name, and forgets everything
 // cached below it.
 func (m *Meta) RemoveEntry(dir, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if l, ok := m.listings.Peek(dir); ok {
 		if _, has := l.Entries[name]; has {
 			m.listings.Add(dir, l.without(name))
 		}
 	}
-	m.ForgetTree(rpath.Join(dir, name))
+	m.forgetTreeLocked(rpath.Join(dir, name))
 }
 
 // ForgetTree drops the listings of p and of every directory below it.
 func (m *Meta) ForgetTree(p string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forgetTreeLocked(p)
+}
+
+func (m *Meta) forgetTreeLocked(p string) {
 	for _, k := range m.listings.Keys() {
 		if k == p || rpath.IsBelow(k, p) {
 			m.listings.Remove(k)
@@ -170,7 +188,11 @@ func (m *Meta) UpdateAttr(p string, f func(*Attr)) Attr {
 }
 
 // DeleteAttr forgets p's attributes.
-func (m *Meta) DeleteAttr(p string) { m.attrs.Remove(p) }
+func (m *Meta) DeleteAttr(p string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attrs.Remove(p)
+}
 
 // MoveAttr moves p's attributes to q (a rename).
 func (m *Meta) MoveAttr(p, q string) {

@@ -8,9 +8,6 @@ import (
 	"strings"
 )
 
-// Version is set at build time with -ldflags "-X github.com/pafs/pafs/cli.Version=...".
-var Version = "0.1.0-dev"
-
 // command is one subcommand. run gets the arguments after the subcommand's name.
 type command struct {
 	name    string
@@ -30,6 +27,7 @@ func commands() []command {
 
 // Main runs pafs with args (without the program name) and returns the exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
+	v := stampVersion()
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -39,7 +37,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	case "--version", "version":
-		fmt.Fprintf(stdout, "pafs %s\n", Version)
+		fmt.Fprintf(stdout, "pafs %s\n", v)
 		return 0
 	}
 	for _, c := range commands() {
