@@ -1,6 +1,6 @@
 // Package emulator is an in-memory PythonAnywhere API server for tests, benchmarks
 // and `pafs mount --demo`. It speaks the wire format of
-// /work/shared/docs/pythonanywhere-api.md (routes, status codes, JSON shapes and the
+// docs/api.md (routes, status codes, JSON shapes and the
 // API's error-body quirks), throttles like the real server, and can inject faults.
 //
 // It deliberately shares no code or types with the pafs client (package remote):
