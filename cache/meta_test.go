@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -52,8 +53,17 @@ func TestMetaBounded(t *testing.T) {
 
 // Concurrent updates of one listing all land: a just-uploaded file must not
 // vanish from a cached listing because another entry was added at once.
+// With a store, the flusher commits in the middle of it all, and a tiny LRU
+// sends reads to pending, in-flight and stored records.
 func TestMetaConcurrentEntryUpdates(t *testing.T) {
-	m := NewMeta(MetaOptions{TTL: time.Hour})
+	t.Run("memory", func(t *testing.T) { concurrentEntryUpdates(t, NewMeta(MetaOptions{TTL: time.Hour})) })
+	t.Run("store", func(t *testing.T) {
+		concurrentEntryUpdates(t, storeMeta(t, filepath.Join(t.TempDir(), "meta.db"),
+			MetaOptions{TTL: time.Hour, MaxDirs: 4, MaxAttrs: 4, FlushInterval: time.Millisecond, FlushRecords: 8}))
+	})
+}
+
+func concurrentEntryUpdates(t *testing.T, m *Meta) {
 	for round := 0; round < 300; round++ {
 		dir := fmt.Sprintf("/d%d", round)
 		m.PutListing(dir, &Listing{Entries: map[string]bool{"gone": false}, Fetched: time.Now()})
