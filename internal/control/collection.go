@@ -11,8 +11,8 @@ import (
 // schedule/, always_on/, webapps/D/static_files/ and static_headers/.
 // Writing a JSON object to new creates one; latest links to the one this
 // mount created last; rmdir deletes one.
-type collection[T any] struct {
-	*kind[T]
+type collection[T, P any] struct {
+	*kind[T, P]
 	folder   string // mount-relative path of the folder
 	defaults T      // what new starts from
 	required []string
@@ -25,14 +25,14 @@ type collection[T any] struct {
 	changed func(what string)
 }
 
-func (col *collection[T]) notify(what string) {
+func (col *collection[T, P]) notify(what string) {
 	if col.changed != nil {
 		col.changed(what)
 	}
 }
 
 // dirNode is the collection's folder.
-func (col *collection[T]) dirNode() *dirNode {
+func (col *collection[T, P]) dirNode() *dirNode {
 	c, path := col.c, col.folder
 	newFile := c.fileEntry("new", path+"/new", file{
 		mode:   0o644,
@@ -83,7 +83,7 @@ func (col *collection[T]) dirNode() *dirNode {
 }
 
 // objectDir is one object's folder: its fields and extras.
-func (col *collection[T]) objectDir(key, path string) *dirNode {
+func (col *collection[T, P]) objectDir(key, path string) *dirNode {
 	ents := col.fieldEntries(key, path)
 	if col.extras != nil {
 		ents = append(ents, col.extras(key, path)...)
@@ -97,31 +97,11 @@ func (col *collection[T]) objectDir(key, path string) *dirNode {
 // createFrom creates an object from a JSON object written to new: members
 // are checked like the one-value files (same parsers), required ones must
 // be there, and nothing is sent unless all of it is valid.
-func (col *collection[T]) createFrom(ctx context.Context, content []byte) error {
-	m, err := parseObject(content)
+func (col *collection[T, P]) createFrom(ctx context.Context, content []byte) error {
+	d := col.defaults
+	written, err := newFromJSON(col.fields, col.noun, &d, content)
 	if err != nil {
 		return err
-	}
-	d := col.defaults
-	written := map[string]bool{}
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		f, ok := col.field(name)
-		if !ok || !f.writable() {
-			return invalidf("unknown member %q (a new %s takes %s)", name, col.noun, col.writableNames())
-		}
-		v, err := jsonText(m[name])
-		if err != nil {
-			return invalidf("%s: %v", name, err)
-		}
-		if err := f.set(&d, v); err != nil {
-			return invalidf("%s: %v", name, err)
-		}
-		written[name] = true
 	}
 	for _, r := range col.required {
 		if !written[r] {
@@ -146,9 +126,40 @@ func (col *collection[T]) createFrom(ctx context.Context, content []byte) error 
 	return nil
 }
 
-func (col *collection[T]) writableNames() string {
+// newFromJSON sets the members of a JSON object written to a new file on
+// d, each through its field's parser, and returns the members given. A
+// member that is not a writable field is refused.
+func newFromJSON[T, P any](fields []field[T, P], noun string, d *T, content []byte) (map[string]bool, error) {
+	m, err := parseObject(content)
+	if err != nil {
+		return nil, err
+	}
+	written := map[string]bool{}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		i := slices.IndexFunc(fields, func(f field[T, P]) bool { return f.name == name && f.writable() })
+		if i < 0 {
+			return nil, invalidf("unknown member %q (a new %s takes %s)", name, noun, writableNames(fields))
+		}
+		v, err := jsonText(m[name])
+		if err != nil {
+			return nil, invalidf("%s: %v", name, err)
+		}
+		if err := fields[i].set(d, v); err != nil {
+			return nil, invalidf("%s: %v", name, err)
+		}
+		written[name] = true
+	}
+	return written, nil
+}
+
+func writableNames[T, P any](fields []field[T, P]) string {
 	var names []string
-	for _, f := range col.fields {
+	for _, f := range fields {
 		if f.writable() {
 			names = append(names, f.name)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"syscall"
 
@@ -140,39 +139,28 @@ func (c *Control) consoleErr(id int, list *listCache[remote.Console], err error)
 
 var consoleTemplate = map[string]any{"executable": "bash", "arguments": "", "working_directory": ""}
 
+// consoleFields are what consoles/new takes (no PATCH: a console does not
+// change once started).
+var consoleFields = []field[remote.ConsoleCreate, struct{}]{
+	{name: "executable", set: func(r *remote.ConsoleCreate, v string) error {
+		r.Executable = v
+		return nonEmpty(v, "executable")
+	}},
+	{name: "arguments", set: func(r *remote.ConsoleCreate, v string) error {
+		r.Arguments = v
+		return oneLine(v, "arguments")
+	}},
+	{name: "working_directory", set: func(r *remote.ConsoleCreate, v string) error {
+		r.WorkingDirectory = v
+		return absPath(v, "working_directory", true)
+	}},
+}
+
 // createConsole starts a console from a JSON object written to consoles/new.
 func (c *Control) createConsole(ctx context.Context, content []byte) error {
-	m, err := parseObject(content)
-	if err != nil {
-		return err
-	}
 	req := remote.ConsoleCreate{Executable: "bash"}
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		v, err := jsonText(m[n])
-		if err != nil {
-			return invalidf("%s: %v", n, err)
-		}
-		switch n {
-		case "executable":
-			req.Executable = v
-			err = nonEmpty(v, n)
-		case "arguments":
-			req.Arguments = v
-			err = oneLine(v, n)
-		case "working_directory":
-			req.WorkingDirectory = v
-			err = absPath(v, n, true)
-		default:
-			err = invalidf("unknown member %q (a new console takes executable, arguments, working_directory)", n)
-		}
-		if err != nil {
-			return err
-		}
+	if _, err := newFromJSON(consoleFields, "console", &req, content); err != nil {
+		return err
 	}
 	con, err := c.client.CreateConsole(ctx, req)
 	if err != nil {

@@ -58,20 +58,21 @@ type Control struct {
 	log     *slog.Logger
 	started time.Time
 
-	webapps  *kind[remote.Webapp]
-	schedule *collection[remote.ScheduledTask]
-	alwaysOn *collection[remote.AlwaysOnTask]
+	webapps  *kind[remote.Webapp, remote.WebappPatch]
+	schedule *collection[remote.ScheduledTask, remote.SchedulePatch]
+	alwaysOn *collection[remote.AlwaysOnTask, remote.AlwaysOnPatch]
 	consoles *listCache[remote.Console]
 	shared   *listCache[remote.Console]
 	students *listCache[remote.Student]
 	cpu      *cell[remote.CPUUsage]
-	settings map[string]*setting // account/ one-value settings by file name
+	settings []*setting // account/'s one-value settings, in the folder's order
+	python3  *setting   // the account's default Python 3 version, one of settings
 
 	mu      sync.Mutex
-	static  map[string]*collection[remote.StaticFile]   // by domain, made when first used
-	headers map[string]*collection[remote.StaticHeader] // by domain
-	ssl     map[string]*cell[sslState]                  // by domain
-	latest  map[string]string                           // folder → name of the object created last
+	static  map[string]*collection[remote.StaticFile, staticFilePatch]     // by domain, made when first used
+	headers map[string]*collection[remote.StaticHeader, staticHeaderPatch] // by domain
+	ssl     map[string]*cell[sslState]                                     // by domain
+	latest  map[string]string                                              // folder → name of the object created last
 
 	auto *autoReloader
 }
@@ -88,7 +89,7 @@ func New(cfg Config) *Control {
 		cfg.Errors = status.NewErrors(20)
 	}
 	c := &Control{cfg: cfg, client: cfg.Client, log: cfg.Log, started: time.Now(),
-		static: map[string]*collection[remote.StaticFile]{}, headers: map[string]*collection[remote.StaticHeader]{},
+		static: map[string]*collection[remote.StaticFile, staticFilePatch]{}, headers: map[string]*collection[remote.StaticHeader, staticHeaderPatch]{},
 		ssl: map[string]*cell[sslState]{}, latest: map[string]string{}}
 	c.webapps = c.webappKind()
 	c.schedule = c.scheduleKind()

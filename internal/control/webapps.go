@@ -44,7 +44,7 @@ func (c *Control) webappsDir() *dirNode {
 // is fetched alone (webapps/{domain}/, another family than the list's).
 func (c *Control) createWebapp(ctx context.Context, domain string) error {
 	version := ""
-	if ch, err := c.settings["python3_version"].cell.get(ctx); err == nil {
+	if ch, err := c.python3.cell.get(ctx); err == nil {
 		version = ch.Current
 	}
 	if version == "" {
