@@ -53,9 +53,9 @@ func (c *Control) initAccount() {
 	}
 }
 
-func (c *Control) accountDir() *dirNode {
+func (c *Control) accountDir() *Dir {
 	const path = "account"
-	ents := []entry{c.fileEntry("cpu.json", path+"/cpu.json", file{mode: 0o444,
+	ents := []Entry{c.fileEntry("cpu.json", path+"/cpu.json", file{mode: 0o444,
 		read:  cellRead(c.cpu, func(u remote.CPUUsage) []byte { return renderJSON(u) }),
 		peek:  cellPeek(c.cpu, func(u remote.CPUUsage) []byte { return renderJSON(u) }),
 		mtime: c.cpu.mtime,
@@ -79,7 +79,7 @@ func (c *Control) accountDir() *dirNode {
 // (checked before any request that would change something).
 func (c *Control) settingFile(s *setting) file {
 	show := func(ch remote.Choice) []byte { return formatValue(ch.Current) }
-	return file{mode: 0o644, policy: valuePolicy,
+	return file{mode: 0o644, write: valuePolicy{},
 		read:  cellRead(s.cell, show),
 		peek:  cellPeek(s.cell, show),
 		mtime: s.cell.mtime,

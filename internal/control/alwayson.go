@@ -52,11 +52,11 @@ func (c *Control) alwaysOnKind() *collection[remote.AlwaysOnTask, remote.AlwaysO
 			return c.client.DeleteAlwaysOn(ctx, id)
 		},
 	}
-	col.extras = func(key, path string) []entry {
+	col.extras = func(key, path string) []Entry {
 		id, _ := strconv.Atoi(key)
-		return []entry{
+		return []Entry{
 			c.fileEntry("task.json", path+"/task.json", k.jsonFile(key)),
-			c.fileEntry("restart", path+"/restart", file{mode: 0o200, policy: triggerPolicy,
+			c.fileEntry("restart", path+"/restart", file{mode: 0o200, write: triggerPolicy{},
 				put: func(ctx context.Context, _ []byte) error {
 					if err := c.client.RestartAlwaysOn(ctx, id); err != nil {
 						return err

@@ -19,7 +19,7 @@ type collection[T, P any] struct {
 	template map[string]any // what new reads as: an example to fill in
 	create   func(ctx context.Context, d T) (T, error)
 	del      func(ctx context.Context, key string) error
-	extras   func(key, path string) []entry // files beyond the fields (task.json, log, restart)
+	extras   func(key, path string) []Entry // files beyond the fields (task.json, log, restart)
 	// changed, if set, hears about every change made here (static
 	// mappings need a reload to take effect).
 	changed func(what string)
@@ -31,33 +31,33 @@ func (col *collection[T, P]) notify(what string) {
 	}
 }
 
-// dirNode is the collection's folder.
-func (col *collection[T, P]) dirNode() *dirNode {
+// dir is the collection's folder.
+func (col *collection[T, P]) dir() *Dir {
 	c, path := col.c, col.folder
 	newFile := c.fileEntry("new", path+"/new", file{
-		mode:   0o644,
-		policy: jsonPolicy,
-		read:   func(context.Context) ([]byte, error) { return renderJSON(col.template), nil },
-		peek:   func() ([]byte, bool) { return renderJSON(col.template), true },
-		put:    col.createFrom,
+		mode:  0o644,
+		write: jsonPolicy{},
+		read:  func(context.Context) ([]byte, error) { return renderJSON(col.template), nil },
+		peek:  func() ([]byte, bool) { return renderJSON(col.template), true },
+		put:   col.createFrom,
 	})
-	d := c.newDir(path, func(ctx context.Context) ([]entry, error) {
+	d := c.newDir(path, func(ctx context.Context) ([]Entry, error) {
 		list, err := col.cache.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out := []entry{newFile}
+		out := []Entry{newFile}
 		if latest := c.getLatest(path); latest != "" {
 			out = append(out, c.link("latest", path+"/latest", func() string { return c.getLatest(path) }))
 		}
 		for _, key := range col.cache.keys(list) {
-			out = append(out, dirEntry(key, path+"/"+key, func() *dirNode { return col.objectDir(key, path+"/"+key) }))
+			out = append(out, dirEntry(key, path+"/"+key, func() *Dir { return col.objectDir(key, path+"/"+key) }))
 		}
 		return out, nil
 	})
 	d.mtime = col.cache.mtime
 	d.scratch = &scratchDir{}
-	d.quick = func(name string) (entry, bool) {
+	d.quick = func(name string) (Entry, bool) {
 		latest := c.getLatest(path)
 		switch {
 		case name == "new":
@@ -66,9 +66,9 @@ func (col *collection[T, P]) dirNode() *dirNode {
 		case name == "latest":
 			return c.link("latest", path+"/latest", func() string { return c.getLatest(path) }), true
 		case name == latest:
-			return dirEntry(latest, path+"/"+latest, func() *dirNode { return col.objectDir(latest, path+"/"+latest) }), true
+			return dirEntry(latest, path+"/"+latest, func() *Dir { return col.objectDir(latest, path+"/"+latest) }), true
 		}
-		return entry{}, false
+		return Entry{}, false
 	}
 	d.rmdir = func(ctx context.Context, key string) error {
 		if err := col.del(ctx, key); err != nil {
@@ -83,7 +83,7 @@ func (col *collection[T, P]) dirNode() *dirNode {
 }
 
 // objectDir is one object's folder: its fields and extras.
-func (col *collection[T, P]) objectDir(key, path string) *dirNode {
+func (col *collection[T, P]) objectDir(key, path string) *Dir {
 	ents := col.fieldEntries(key, path)
 	if col.extras != nil {
 		ents = append(ents, col.extras(key, path)...)

@@ -83,7 +83,7 @@ func (k *kind[T, P]) valueFile(key, path string, f field[T, P]) file {
 	fl := k.cachedFile(key, show)
 	fl.mode = 0o444
 	if f.writable() {
-		fl.mode, fl.policy = f.mode, valuePolicy
+		fl.mode, fl.write = f.mode, valuePolicy{}
 		set := f.set
 		if f.setFile != nil {
 			set = f.setFile
@@ -104,7 +104,7 @@ func (k *kind[T, P]) valueFile(key, path string, f field[T, P]) file {
 // object changes the members it changes, in one request.
 func (k *kind[T, P]) jsonFile(key string) file {
 	fl := k.cachedFile(key, func(v T) []byte { return renderJSON(v) })
-	fl.mode, fl.policy = 0o644, jsonPolicy
+	fl.mode, fl.write = 0o644, jsonPolicy{}
 	fl.put = func(ctx context.Context, content []byte) error {
 		m, err := parseObject(content)
 		if err != nil {
@@ -238,8 +238,8 @@ func sameJSON(a, b json.RawMessage) bool {
 }
 
 // fieldEntries are the one-value files of object key below folder path.
-func (k *kind[T, P]) fieldEntries(key, path string) []entry {
-	out := make([]entry, 0, len(k.fields))
+func (k *kind[T, P]) fieldEntries(key, path string) []Entry {
+	out := make([]Entry, 0, len(k.fields))
 	for _, f := range k.fields {
 		out = append(out, k.c.fileEntry(f.name, path+"/"+f.name, k.valueFile(key, path+"/"+f.name, f)))
 	}

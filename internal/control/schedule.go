@@ -41,8 +41,8 @@ func (c *Control) scheduleKind() *collection[remote.ScheduledTask, remote.Schedu
 			return c.client.DeleteSchedule(ctx, id)
 		},
 	}
-	col.extras = func(key, path string) []entry {
-		return []entry{
+	col.extras = func(key, path string) []Entry {
+		return []Entry{
 			c.fileEntry("task.json", path+"/task.json", k.jsonFile(key)),
 			c.link("log", path+"/log", func() string {
 				t, ok := k.cache.peekOne(key)
