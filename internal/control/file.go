@@ -51,9 +51,6 @@ func (c *Control) fileEntry(name, path string, f file) Entry {
 func (f *File) Key() string { return f.key }
 func (*File) isNode()       {}
 
-// Path is the file's path in the mount.
-func (f *File) Path() string { return f.path }
-
 // Mode is the file's permission bits.
 func (f *File) Mode() uint32 { return f.spec.mode }
 
