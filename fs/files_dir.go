@@ -33,7 +33,7 @@ func (t *filesTree) remotePath(n *gofs.Inode, last *pathMemo) string {
 
 // pathMemo remembers a node's last path.
 type pathMemo struct {
-	mu sync.Mutex
+	mu sync.Mutex // guards p
 	p  string
 }
 

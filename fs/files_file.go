@@ -19,8 +19,8 @@ type fileNode struct {
 	t    *filesTree
 	last pathMemo
 
-	mu       sync.Mutex
-	shareURL string // recently read share URL: getfattr asks twice (size, then value)
+	mu       sync.Mutex // guards shareURL and shareAt
+	shareURL string     // recently read share URL: getfattr asks twice (size, then value)
 	shareAt  time.Time
 }
 

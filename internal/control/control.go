@@ -74,7 +74,8 @@ type Control struct {
 	settings []*setting // account/'s one-value settings, in the folder's order
 	python3  *setting   // the account's default Python 3 version, one of settings
 
-	mu      sync.Mutex                                                     // guards static, headers, ssl and latest
+	// mu guards static, headers, ssl and latest.
+	mu      sync.Mutex
 	static  map[string]*collection[remote.StaticFile, staticFilePatch]     // by domain, made when first used
 	headers map[string]*collection[remote.StaticHeader, staticHeaderPatch] // by domain
 	ssl     map[string]*cell[sslState]                                     // by domain
