@@ -15,7 +15,7 @@ import (
 // package control, which holds what they show and do. One go-fuse node type
 // per control node type: controlDir (control_dir.go), controlFile,
 // controlLink and scratchNode (control_file.go); one handle type over every
-// control.Handle, and one over editors' files (control_handle.go).
+// control.Handle (control_handle.go).
 
 // ControlFolders are the control folders to mount beside files/.
 func ControlFolders(ctl *control.Control) []Child {

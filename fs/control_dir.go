@@ -97,7 +97,7 @@ func (d *controlDir) Create(ctx context.Context, name string, flags, mode uint32
 	if err != nil {
 		return nil, nil, 0, Errno(err)
 	}
-	return d.child(ctx, e, out), &scratchHandle{s: s}, fuse.FOPEN_DIRECT_IO, 0
+	return d.child(ctx, e, out), &controlHandle{h: s.Open()}, fuse.FOPEN_DIRECT_IO, 0
 }
 
 func (d *controlDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {

@@ -115,5 +115,5 @@ func (n *scratchNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.
 }
 
 func (n *scratchNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	return &scratchHandle{s: n.s}, fuse.FOPEN_DIRECT_IO, 0
+	return &controlHandle{h: n.s.Open()}, fuse.FOPEN_DIRECT_IO, 0
 }

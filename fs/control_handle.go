@@ -11,7 +11,7 @@ import (
 )
 
 // controlHandle is an open control file, over the control.Handle its write
-// policy chose at open.
+// policy chose at open, or an open editor's file.
 type controlHandle struct{ h control.Handle }
 
 var (
@@ -41,25 +41,3 @@ func (h *controlHandle) Release(ctx context.Context) syscall.Errno {
 	h.h.Release()
 	return 0
 }
-
-// scratchHandle reads and writes an editor's file, over control.Scratch.
-type scratchHandle struct{ s *control.Scratch }
-
-var (
-	_ gofs.FileReader  = (*scratchHandle)(nil)
-	_ gofs.FileWriter  = (*scratchHandle)(nil)
-	_ gofs.FileFlusher = (*scratchHandle)(nil)
-	_ gofs.FileFsyncer = (*scratchHandle)(nil)
-)
-
-func (h *scratchHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	return fuse.ReadResultData(dest[:h.s.Read(dest, off)]), 0
-}
-
-func (h *scratchHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	n, err := h.s.Write(data, off)
-	return uint32(n), Errno(err)
-}
-
-func (h *scratchHandle) Flush(ctx context.Context) syscall.Errno               { return 0 }
-func (h *scratchHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }

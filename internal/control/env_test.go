@@ -14,6 +14,7 @@ import (
 
 	"github.com/pafs/pafs/fs"
 	"github.com/pafs/pafs/internal/control"
+	"github.com/pafs/pafs/internal/mounttest"
 	"github.com/pafs/pafs/internal/status"
 	"github.com/pafs/pafs/remote"
 	"github.com/pafs/pafs/remote/emulator"
@@ -260,15 +261,7 @@ func (e *env) changes() map[string]int {
 func (e *env) counts() map[string]int { return e.emu.Stats().Requests }
 
 // delta is what changed between two counts.
-func delta(before, after map[string]int) map[string]int {
-	d := map[string]int{}
-	for k, v := range after {
-		if n := v - before[k]; n != 0 {
-			d[k] = n
-		}
-	}
-	return d
-}
+var delta = mounttest.Delta
 
 // waitFor polls cond until it holds, failing the test after 10 s.
 func (e *env) waitFor(what string, cond func() bool) {

@@ -178,6 +178,14 @@ func (h *buffered) release(self writer) (content []byte, pending bool) {
 	return bytes.Clone(h.buf), h.dirty && (h.last == nil || h.last.key != string(h.buf))
 }
 
+// releaseApplying is release, applying what is still unapplied in the
+// background.
+func (h *buffered) releaseApplying(self writer) {
+	if content, pending := h.release(self); pending {
+		h.f.start(string(content), content)
+	}
+}
+
 // valueHandle is an open one-value file (valuePolicy).
 type valueHandle struct{ buffered }
 
@@ -194,11 +202,7 @@ func (h *valueHandle) Write(ctx context.Context, data []byte, off int64) (int, e
 	return len(data), nil
 }
 
-func (h *valueHandle) Release() {
-	if content, pending := h.release(h); pending {
-		h.f.start(string(content), content)
-	}
-}
+func (h *valueHandle) Release() { h.releaseApplying(h) }
 
 // valueDone says whether a write of data, leaving content, ends a value:
 // the content ends a line, or the write is short and all there is.
@@ -285,11 +289,7 @@ func (h *closeHandle) Write(ctx context.Context, data []byte, off int64) (int, e
 	return len(data), nil
 }
 
-func (h *closeHandle) Release() {
-	if content, pending := h.release(h); pending {
-		h.f.start(string(content), content)
-	}
-}
+func (h *closeHandle) Release() { h.releaseApplying(h) }
 
 // streamHandle is an open console input (streamPolicy): each write is sent
 // as it comes, nothing at close.

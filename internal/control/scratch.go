@@ -102,6 +102,31 @@ func (s *Scratch) Write(data []byte, off int64) (int, error) {
 	return len(data), nil
 }
 
+// Open returns a handle on the file; every open shares its content.
+func (s *Scratch) Open() Handle { return scratchHandle{s} }
+
+// scratchHandle is an open editor's file.
+type scratchHandle struct{ s *Scratch }
+
+func (h scratchHandle) Size() int {
+	_, size, _ := h.s.Attr()
+	return size
+}
+
+func (h scratchHandle) Read(dest []byte, off int64) int { return h.s.Read(dest, off) }
+
+func (h scratchHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	return h.s.Write(data, off)
+}
+
+func (h scratchHandle) Truncate(size int) {
+	n := uint64(size)
+	h.s.Setattr(SetAttr{Size: &n})
+}
+
+func (h scratchHandle) Flush(ctx context.Context) error { return nil }
+func (h scratchHandle) Release()                        {}
+
 func (s *Scratch) content() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()

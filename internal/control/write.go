@@ -26,36 +26,53 @@ var (
 	_ writePolicy = streamPolicy{}
 )
 
+// Parts the policies share: what a truncation without a handle does, and
+// how a new version is applied.
+
+// truncNow: a truncation without an open handle (truncate -s) is a new
+// version of the file, applied at once (value and JSON files).
+type truncNow struct{}
+
+func (truncNow) setattr(ctx context.Context, f *File, s setattr) error {
+	return truncate(ctx, f, s, true)
+}
+
+// truncHandles: a truncation acts on open handles only (files applied at
+// close, or sent as written).
+type truncHandles struct{}
+
+func (truncHandles) setattr(ctx context.Context, f *File, s setattr) error {
+	return truncate(ctx, f, s, false)
+}
+
+// replaceAsIs applies a new version as it is.
+type replaceAsIs struct{}
+
+func (replaceAsIs) replace(ctx context.Context, f *File, content []byte) error {
+	return f.start("replace", content).wait(ctx)
+}
+
 // valuePolicy: one value, applied by a write that leaves the content
 // ending in a newline, or by a short write that is the whole content
 // (printf 3.11), else at close.
-type valuePolicy struct{}
+type valuePolicy struct {
+	truncNow
+	replaceAsIs
+}
 
 func (valuePolicy) open(ctx context.Context, f *File, pid uint32) (writer, error) {
 	b, err := f.prefilled(ctx, pid)
 	return &valueHandle{b}, err
 }
 
-func (valuePolicy) setattr(ctx context.Context, f *File, s setattr) error {
-	return truncate(ctx, f, s, true)
-}
-
-func (valuePolicy) replace(ctx context.Context, f *File, content []byte) error {
-	return f.start("replace", content).wait(ctx)
-}
-
 // jsonPolicy: a JSON value, applied as soon as the content is one; a short
 // write ending in a newline that leaves invalid or incomplete JSON is
 // final: EINVAL.
-type jsonPolicy struct{}
+type jsonPolicy struct{ truncNow }
 
 func (jsonPolicy) open(ctx context.Context, f *File, pid uint32) (writer, error) {
 	b, err := f.prefilled(ctx, pid)
 	return &jsonHandle{b}, err
-}
-
-func (jsonPolicy) setattr(ctx context.Context, f *File, s setattr) error {
-	return truncate(ctx, f, s, true)
 }
 
 func (jsonPolicy) replace(ctx context.Context, f *File, content []byte) error {
@@ -70,6 +87,8 @@ func (jsonPolicy) replace(ctx context.Context, f *File, content []byte) error {
 // unless early says the content a write left looking complete (see
 // valueDone) is: apply it now, refuse it now, or wait.
 type closePolicy struct {
+	truncHandles
+	replaceAsIs
 	early func(content []byte) (apply bool, err error)
 }
 
@@ -77,27 +96,14 @@ func (p closePolicy) open(ctx context.Context, f *File, pid uint32) (writer, err
 	return &closeHandle{buffered{base: base{f: f}, pid: pid}, p.early}, nil
 }
 
-func (closePolicy) setattr(ctx context.Context, f *File, s setattr) error {
-	return truncate(ctx, f, s, false)
-}
-
-func (closePolicy) replace(ctx context.Context, f *File, content []byte) error {
-	return f.start("replace", content).wait(ctx)
-}
-
 // streamPolicy: each write is sent as it comes (console input).
-type streamPolicy struct{}
+type streamPolicy struct {
+	truncHandles
+	replaceAsIs
+}
 
 func (streamPolicy) open(ctx context.Context, f *File, pid uint32) (writer, error) {
 	return &streamHandle{buffered{base: base{f: f}, pid: pid}}, nil
-}
-
-func (streamPolicy) setattr(ctx context.Context, f *File, s setattr) error {
-	return truncate(ctx, f, s, false)
-}
-
-func (streamPolicy) replace(ctx context.Context, f *File, content []byte) error {
-	return f.start("replace", content).wait(ctx)
 }
 
 // triggerPolicy: any write, truncation or touch acts, once per open.
