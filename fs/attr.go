@@ -70,17 +70,6 @@ func fillAttrOut(a vfs.Attr, out *fuse.AttrOut) {
 	}
 }
 
-// errno turns any error from below into the errno the caller sees.
-func errno(err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	if e, ok := err.(syscall.Errno); ok {
-		return e
-	}
-	return syscall.EIO
-}
-
 // FillStatfs answers statfs with a large, mostly free file system, so that
 // tools that check free space (cp, rsync, installers) go ahead. The API has no
 // quota call.

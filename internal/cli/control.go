@@ -25,7 +25,7 @@ func controlChildren(client *remote.Client, files *vfs.FS, errs, notices *status
 		log.Info("auto-reload: web apps reload by themselves after uploads under their source directory or to their WSGI file",
 			"quiet period", c.autoReloadDelay)
 	}
-	return ctl.Children()
+	return pafsfs.ControlFolders(ctl)
 }
 
 // webHost is the site whose pages messages link to (a console must be

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -117,7 +115,7 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	notices := status.NewErrors(10)
 	src := &status.Source{Client: client, Files: files, Errors: m.errors, Notices: notices,
 		Account: c.username + "@" + baseURL, Mountpoint: c.mountpoint, Started: time.Now()}
-	children := append(controlChildren(client, files, m.errors, notices, c, m.log), statusDir(src))
+	children := append(controlChildren(client, files, m.errors, notices, c, m.log), pafsfs.PafsDir(src))
 	root := pafsfs.NewRoot(files, c.username, children...)
 	m.srv, err = pafsfs.Mount(c.mountpoint, root, pafsfs.MountOptions{
 		FsName: "pafs:" + c.username, AllowOther: c.allowOther, ReadOnly: c.readOnly,
@@ -365,21 +363,6 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// statusDir is MOUNTPOINT/.pafs: the mount's state as text and JSON.
-func statusDir(src *status.Source) pafsfs.Child {
-	text := func() []byte { return []byte(src.Collect().Text()) }
-	pid := func() []byte { return []byte(strconv.Itoa(os.Getpid()) + "\n") }
-	js := func() []byte {
-		b, _ := json.MarshalIndent(src.Collect(), "", "  ")
-		return append(b, '\n')
-	}
-	return pafsfs.Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &pafsfs.StaticDir{Children: []pafsfs.Child{
-		{Name: "status", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: text}},
-		{Name: "status.json", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: js}},
-		{Name: "pid", Mode: syscall.S_IFREG, Node: &pafsfs.GenFile{Gen: pid}},
-	}}}
 }
 
 // retries maps the --retries flag to the client's setting (0 means none there).

@@ -14,6 +14,7 @@ import (
 // setting is one of the account's settings: a current value chosen from a
 // list, both from one GET.
 type setting struct {
+	name  string // its file in account/
 	what  string // for messages
 	cell  *cell[remote.Choice]
 	parse func(string) (string, error)
@@ -27,38 +28,40 @@ const cpuTTL = 2 * time.Second
 func (c *Control) initAccount() {
 	c.students = newListCache(c, func(s remote.Student) string { return s.Username }, c.client.ListStudents)
 	c.cpu = newCell(c, cpuTTL, c.client.CPU)
-	c.settings = map[string]*setting{}
-	version := func(kind remote.PythonKind, file, what string) {
-		c.settings[file] = &setting{what: what,
+	version := func(kind remote.PythonKind, file, what string) *setting {
+		return &setting{name: file, what: what,
 			cell:  newCell(c, c.cfg.TTL, func(ctx context.Context) (remote.Choice, error) { return c.client.PythonVersion(ctx, kind) }),
 			parse: parseVersion,
 			set: func(ctx context.Context, v string) (remote.Choice, error) {
 				return c.client.SetPythonVersion(ctx, kind, v)
 			}}
 	}
-	version(remote.Python3, "python3_version", "Python 3 version")
-	version(remote.PythonDefault, "python_version", "Python version")
-	version(remote.SaveAndRun, "save_and_run_python_version", "Save and Run Python version")
-	c.settings["system_image"] = &setting{what: "system image",
-		cell: newCell(c, c.cfg.TTL, c.client.SystemImage),
-		parse: func(v string) (string, error) {
-			if err := nonEmpty(v, "system image"); err != nil {
-				return "", err
-			}
-			return v, nil
-		},
-		set: c.client.SetSystemImage}
+	c.python3 = version(remote.Python3, "python3_version", "Python 3 version")
+	c.settings = []*setting{
+		c.python3,
+		version(remote.PythonDefault, "python_version", "Python version"),
+		version(remote.SaveAndRun, "save_and_run_python_version", "Save and Run Python version"),
+		{name: "system_image", what: "system image",
+			cell: newCell(c, c.cfg.TTL, c.client.SystemImage),
+			parse: func(v string) (string, error) {
+				if err := nonEmpty(v, "system image"); err != nil {
+					return "", err
+				}
+				return v, nil
+			},
+			set: c.client.SetSystemImage},
+	}
 }
 
-func (c *Control) accountDir() *dirNode {
+func (c *Control) accountDir() *Dir {
 	const path = "account"
-	ents := []entry{c.fileEntry("cpu.json", path+"/cpu.json", file{mode: 0o444,
+	ents := []Entry{c.fileEntry("cpu.json", path+"/cpu.json", file{mode: 0o444,
 		read:  cellRead(c.cpu, func(u remote.CPUUsage) []byte { return renderJSON(u) }),
 		peek:  cellPeek(c.cpu, func(u remote.CPUUsage) []byte { return renderJSON(u) }),
 		mtime: c.cpu.mtime,
 	})}
-	for _, name := range []string{"python3_version", "python_version", "save_and_run_python_version", "system_image"} {
-		s := c.settings[name]
+	for _, s := range c.settings {
+		name := s.name
 		ents = append(ents,
 			c.fileEntry(name, path+"/"+name, c.settingFile(s)),
 			c.fileEntry(name+".available", path+"/"+name+".available", file{mode: 0o444,
@@ -76,7 +79,7 @@ func (c *Control) accountDir() *dirNode {
 // (checked before any request that would change something).
 func (c *Control) settingFile(s *setting) file {
 	show := func(ch remote.Choice) []byte { return formatValue(ch.Current) }
-	return file{mode: 0o644, policy: valuePolicy,
+	return file{mode: 0o644, write: valuePolicy{},
 		read:  cellRead(s.cell, show),
 		peek:  cellPeek(s.cell, show),
 		mtime: s.cell.mtime,

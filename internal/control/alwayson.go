@@ -9,40 +9,35 @@ import (
 
 // always_on/: always-on tasks.
 
-func (c *Control) alwaysOnKind() *collection[remote.AlwaysOnTask] {
-	type T = remote.AlwaysOnTask
-	k := &kind[T]{
+func (c *Control) alwaysOnKind() *collection[remote.AlwaysOnTask, remote.AlwaysOnPatch] {
+	type (
+		T = remote.AlwaysOnTask
+		P = remote.AlwaysOnPatch
+	)
+	k := &kind[T, P]{
 		c:    c,
 		noun: "always-on task",
 		cache: newListCache(c, func(t T) string { return strconv.Itoa(t.ID) },
 			c.client.ListAlwaysOn),
-		fields: []field[T]{
+		fields: []field[T, P]{
 			{name: "command", mode: 0o644, show: func(t T) string { return t.Command },
-				set: func(t *T, v string) error { t.Command = v; return nonEmpty(v, "command") }},
+				set:   func(t *T, v string) error { t.Command = v; return nonEmpty(v, "command") },
+				patch: func(p *P, t *T) { p.Command = &t.Command }},
 			{name: "description", mode: 0o644, show: func(t T) string { return t.Description },
-				set: func(t *T, v string) error { t.Description = v; return oneLine(v, "description") }},
+				set:   func(t *T, v string) error { t.Description = v; return oneLine(v, "description") },
+				patch: func(p *P, t *T) { p.Description = &t.Description }},
 			{name: "enabled", mode: 0o644, show: func(t T) string { return formatBool(t.Enabled) },
-				set: func(t *T, v string) (err error) { t.Enabled, err = parseBool(v); return err }},
+				set:   func(t *T, v string) (err error) { t.Enabled, err = parseBool(v); return err },
+				patch: func(p *P, t *T) { p.Enabled = &t.Enabled }},
 			{name: "state", mode: 0o444, show: func(t T) string { return t.State }},
 		},
 		identity: []string{"id"},
 		readonly: []string{"url", "user"},
-		update: func(ctx context.Context, key string, cur, d T, names []string) (T, error) {
-			var p remote.AlwaysOnPatch
-			for _, n := range names {
-				switch n {
-				case "command":
-					p.Command = &d.Command
-				case "description":
-					p.Description = &d.Description
-				case "enabled":
-					p.Enabled = &d.Enabled
-				}
-			}
+		update: func(ctx context.Context, key string, cur, d T, p P, names []string) (T, error) {
 			return c.client.UpdateAlwaysOn(ctx, cur.ID, p)
 		},
 	}
-	col := &collection[T]{
+	col := &collection[T, P]{
 		kind:     k,
 		folder:   "always_on",
 		defaults: T{Enabled: true},
@@ -57,11 +52,11 @@ func (c *Control) alwaysOnKind() *collection[remote.AlwaysOnTask] {
 			return c.client.DeleteAlwaysOn(ctx, id)
 		},
 	}
-	col.extras = func(key, path string) []entry {
+	col.extras = func(key, path string) []Entry {
 		id, _ := strconv.Atoi(key)
-		return []entry{
+		return []Entry{
 			c.fileEntry("task.json", path+"/task.json", k.jsonFile(key)),
-			c.fileEntry("restart", path+"/restart", file{mode: 0o200, policy: triggerPolicy,
+			c.fileEntry("restart", path+"/restart", file{mode: 0o200, write: triggerPolicy{},
 				put: func(ctx context.Context, _ []byte) error {
 					if err := c.client.RestartAlwaysOn(ctx, id); err != nil {
 						return err

@@ -20,7 +20,7 @@ type autoReloader struct {
 	c     *Control
 	delay time.Duration
 
-	mu   sync.Mutex
+	mu   sync.Mutex // guards apps and every pendingReload in it
 	apps map[string]*pendingReload
 }
 

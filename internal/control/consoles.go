@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"syscall"
 
@@ -21,20 +20,20 @@ func (c *Control) initConsoles() {
 	c.shared = newListCache(c, key, c.client.ListSharedConsoles)
 }
 
-func (c *Control) consolesDir() *dirNode {
+func (c *Control) consolesDir() *Dir {
 	const path = "consoles"
-	newFile := c.fileEntry("new", path+"/new", file{mode: 0o644, policy: jsonPolicy,
+	newFile := c.fileEntry("new", path+"/new", file{mode: 0o644, write: jsonPolicy{},
 		read: func(context.Context) ([]byte, error) { return renderJSON(consoleTemplate), nil },
 		peek: func() ([]byte, bool) { return renderJSON(consoleTemplate), true },
 		put:  c.createConsole,
 	})
 	shared := dirEntry("shared_with_you", path+"/shared_with_you", c.sharedDir)
-	d := c.newDir(path, func(ctx context.Context) ([]entry, error) {
+	d := c.newDir(path, func(ctx context.Context) ([]Entry, error) {
 		list, err := c.consoles.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out := []entry{newFile, shared}
+		out := []Entry{newFile, shared}
 		if c.getLatest(path) != "" {
 			out = append(out, c.link("latest", path+"/latest", func() string { return c.getLatest(path) }))
 		}
@@ -59,14 +58,14 @@ func (c *Control) consolesDir() *dirNode {
 
 // sharedDir lists the consoles others share with the account; they are
 // not ours to kill.
-func (c *Control) sharedDir() *dirNode {
+func (c *Control) sharedDir() *Dir {
 	const path = "consoles/shared_with_you"
-	d := c.newDir(path, func(ctx context.Context) ([]entry, error) {
+	d := c.newDir(path, func(ctx context.Context) ([]Entry, error) {
 		list, err := c.shared.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]entry, 0, len(list))
+		out := make([]Entry, 0, len(list))
 		for _, con := range list {
 			out = append(out, c.consoleEntry(path, con.ID, c.shared))
 		}
@@ -78,13 +77,13 @@ func (c *Control) sharedDir() *dirNode {
 }
 
 // consoleEntry is the folder of one console listed by list.
-func (c *Control) consoleEntry(parent string, id int, list *listCache[remote.Console]) entry {
+func (c *Control) consoleEntry(parent string, id int, list *listCache[remote.Console]) Entry {
 	name := strconv.Itoa(id)
 	path := parent + "/" + name
-	return dirEntry(name, path, func() *dirNode { return c.consoleDir(path, id, list) })
+	return dirEntry(name, path, func() *Dir { return c.consoleDir(path, id, list) })
 }
 
-func (c *Control) consoleDir(path string, id int, list *listCache[remote.Console]) *dirNode {
+func (c *Control) consoleDir(path string, id int, list *listCache[remote.Console]) *Dir {
 	key := strconv.Itoa(id)
 	info := file{mode: 0o444,
 		read: func(ctx context.Context) ([]byte, error) {
@@ -110,7 +109,7 @@ func (c *Control) consoleDir(path string, id int, list *listCache[remote.Console
 			return []byte(out), err
 		},
 	}
-	input := file{mode: 0o200, policy: streamPolicy,
+	input := file{mode: 0o200, write: streamPolicy{},
 		put: func(ctx context.Context, content []byte) error {
 			return c.consoleErr(id, list, c.client.SendInput(ctx, id, string(content)))
 		},
@@ -140,39 +139,28 @@ func (c *Control) consoleErr(id int, list *listCache[remote.Console], err error)
 
 var consoleTemplate = map[string]any{"executable": "bash", "arguments": "", "working_directory": ""}
 
+// consoleFields are what consoles/new takes (no PATCH: a console does not
+// change once started).
+var consoleFields = []field[remote.ConsoleCreate, struct{}]{
+	{name: "executable", set: func(r *remote.ConsoleCreate, v string) error {
+		r.Executable = v
+		return nonEmpty(v, "executable")
+	}},
+	{name: "arguments", set: func(r *remote.ConsoleCreate, v string) error {
+		r.Arguments = v
+		return oneLine(v, "arguments")
+	}},
+	{name: "working_directory", set: func(r *remote.ConsoleCreate, v string) error {
+		r.WorkingDirectory = v
+		return absPath(v, "working_directory", true)
+	}},
+}
+
 // createConsole starts a console from a JSON object written to consoles/new.
 func (c *Control) createConsole(ctx context.Context, content []byte) error {
-	m, err := parseObject(content)
-	if err != nil {
-		return err
-	}
 	req := remote.ConsoleCreate{Executable: "bash"}
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		v, err := jsonText(m[n])
-		if err != nil {
-			return invalidf("%s: %v", n, err)
-		}
-		switch n {
-		case "executable":
-			req.Executable = v
-			err = nonEmpty(v, n)
-		case "arguments":
-			req.Arguments = v
-			err = oneLine(v, n)
-		case "working_directory":
-			req.WorkingDirectory = v
-			err = absPath(v, n, true)
-		default:
-			err = invalidf("unknown member %q (a new console takes executable, arguments, working_directory)", n)
-		}
-		if err != nil {
-			return err
-		}
+	if _, err := newFromJSON(consoleFields, "console", &req, content); err != nil {
+		return err
 	}
 	con, err := c.client.CreateConsole(ctx, req)
 	if err != nil {

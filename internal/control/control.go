@@ -1,15 +1,22 @@
 // Package control is everything of the API that is not a file, as folders
 // and small files a shell script or an editor can drive: webapps/,
 // schedule/, always_on/, consoles/, students/ and account/ of the mount
-// (docs/control.md, ../shared/docs/layout.md).
+// (docs/control.md). It is the logic only: the go-fuse nodes are thin
+// adapters in package fs (fs/control_*.go), and everything here runs and is
+// tested without a mount.
 //
+// The tree is made of Entries, each making a Node: a *Dir (dir.go), a *File
+// (file.go), a *Link (tree.go) or an editor's *Scratch file (scratch.go).
 // Objects come from one cached list per kind (listcache.go), so a folder
-// costs one request per TTL for its whole kind, not one per file. Files are
-// generic (field.go): a content function and a write policy; the files of
-// each folder are built from a table per kind (kind.go, webapps.go,
-// schedule.go, ...). Every API call made for a FUSE request runs on a
-// background context and is only waited for with the request's, since any
-// signal to the caller cancels that one.
+// costs one request per TTL for its whole kind, not one per file. The files
+// of each folder are built from a table per kind (kind.go, webapps.go,
+// schedule.go, ...), where each field owns its parser and its PATCH member.
+// What writing a file means is its write policy (write.go), which picks the
+// type of the handle at open (handle.go). Every API call made for a FUSE
+// request runs on a background context and is only waited for with the
+// request's, since any signal to the caller cancels that one. Errors are
+// Go errors: syscall.Errno values, API errors (remote.Errno) and local
+// refusals with an Errno method (EINVAL), mapped in one place in fs.
 package control
 
 import (
@@ -20,7 +27,6 @@ import (
 	"syscall"
 	"time"
 
-	pafsfs "github.com/pafs/pafs/fs"
 	"github.com/pafs/pafs/internal/status"
 	"github.com/pafs/pafs/internal/vfs"
 	"github.com/pafs/pafs/remote"
@@ -58,20 +64,22 @@ type Control struct {
 	log     *slog.Logger
 	started time.Time
 
-	webapps  *kind[remote.Webapp]
-	schedule *collection[remote.ScheduledTask]
-	alwaysOn *collection[remote.AlwaysOnTask]
+	webapps  *kind[remote.Webapp, remote.WebappPatch]
+	schedule *collection[remote.ScheduledTask, remote.SchedulePatch]
+	alwaysOn *collection[remote.AlwaysOnTask, remote.AlwaysOnPatch]
 	consoles *listCache[remote.Console]
 	shared   *listCache[remote.Console]
 	students *listCache[remote.Student]
 	cpu      *cell[remote.CPUUsage]
-	settings map[string]*setting // account/ one-value settings by file name
+	settings []*setting // account/'s one-value settings, in the folder's order
+	python3  *setting   // the account's default Python 3 version, one of settings
 
+	// mu guards static, headers, ssl and latest.
 	mu      sync.Mutex
-	static  map[string]*collection[remote.StaticFile]   // by domain, made when first used
-	headers map[string]*collection[remote.StaticHeader] // by domain
-	ssl     map[string]*cell[sslState]                  // by domain
-	latest  map[string]string                           // folder → name of the object created last
+	static  map[string]*collection[remote.StaticFile, staticFilePatch]     // by domain, made when first used
+	headers map[string]*collection[remote.StaticHeader, staticHeaderPatch] // by domain
+	ssl     map[string]*cell[sslState]                                     // by domain
+	latest  map[string]string                                              // folder → name of the object created last
 
 	auto *autoReloader
 }
@@ -88,7 +96,7 @@ func New(cfg Config) *Control {
 		cfg.Errors = status.NewErrors(20)
 	}
 	c := &Control{cfg: cfg, client: cfg.Client, log: cfg.Log, started: time.Now(),
-		static: map[string]*collection[remote.StaticFile]{}, headers: map[string]*collection[remote.StaticHeader]{},
+		static: map[string]*collection[remote.StaticFile, staticFilePatch]{}, headers: map[string]*collection[remote.StaticHeader, staticHeaderPatch]{},
 		ssl: map[string]*cell[sslState]{}, latest: map[string]string{}}
 	c.webapps = c.webappKind()
 	c.schedule = c.scheduleKind()
@@ -102,19 +110,9 @@ func New(cfg Config) *Control {
 	return c
 }
 
-// Children are the top-level folders, for fs.NewRoot.
-func (c *Control) Children() []pafsfs.Child {
-	dir := func(name string, n *dirNode) pafsfs.Child {
-		return pafsfs.Child{Name: name, Mode: syscall.S_IFDIR, Node: n}
-	}
-	return []pafsfs.Child{
-		dir("webapps", c.webappsDir()),
-		dir("schedule", c.schedule.dirNode()),
-		dir("always_on", c.alwaysOn.dirNode()),
-		dir("consoles", c.consolesDir()),
-		dir("students", c.studentsDir()),
-		dir("account", c.accountDir()),
-	}
+// Folders are the top-level folders, beside files/.
+func (c *Control) Folders() []*Dir {
+	return []*Dir{c.webappsDir(), c.schedule.dir(), c.alwaysOn.dir(), c.consolesDir(), c.studentsDir(), c.accountDir()}
 }
 
 // run calls fn on a background context and waits for it with ctx. An API
@@ -146,23 +144,8 @@ func (c *Control) fail(op, path string, err error) {
 	if isInputError(err) {
 		lvl = slog.LevelInfo
 	}
-	c.log.Log(context.Background(), lvl, "control: "+op+" failed", "path", path, "error", err.Error(),
-		"errno", errnoOf(err).Error())
+	c.log.Log(context.Background(), lvl, "control: "+op+" failed", "path", path, "error", err.Error())
 	c.cfg.Errors.Add(op, path, err)
-}
-
-// errnoOf maps any error of this package or below to what the caller sees.
-func errnoOf(err error) syscall.Errno {
-	var en syscall.Errno
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &en):
-		return en
-	case isInputError(err):
-		return syscall.EINVAL
-	}
-	return remote.Errno(err)
 }
 
 // setLatest remembers the object this mount created last in a folder.

@@ -3,142 +3,108 @@ package control
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"syscall"
-
-	gofs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// fileHandle is an open control file: a snapshot to read, or the content
-// being written. Its state is guarded by its node's mutex.
-type fileHandle struct {
-	n        *fileNode
-	writable bool
-	pid      uint32 // the process that opened it
-	buf      []byte
-	dirty    bool     // written or truncated since open
-	written  bool     // data written since open (not only truncated)
-	last     *attempt // the latest application of buf
-	fired    *attempt // triggerPolicy: this open's action
+// Handle is an open control file. Its type is chosen at open: readHandle
+// for reading, else the handle of the file's write policy (write.go).
+type Handle interface {
+	// Size is the size of the content the handle holds.
+	Size() int
+	// Read copies the content at off into dest.
+	Read(dest []byte, off int64) int
+	// Write takes data at off; what it completes is applied before it
+	// returns, and a refusal fails it.
+	Write(ctx context.Context, data []byte, off int64) (int, error)
+	// Truncate is a size change on this open file.
+	Truncate(size int)
+	// Flush comes at every close(2): it applies what the writes left
+	// unapplied.
+	Flush(ctx context.Context) error
+	// Release is the last close: what is still unapplied is applied in the
+	// background (the kernel ignores release errors; failures go to the
+	// log and the status file).
+	Release()
+}
+
+// writer is a handle open for writing.
+type writer interface {
+	Handle
+	opener() uint32 // the process that opened it
 }
 
 var (
-	_ gofs.FileReader   = (*fileHandle)(nil)
-	_ gofs.FileWriter   = (*fileHandle)(nil)
-	_ gofs.FileFlusher  = (*fileHandle)(nil)
-	_ gofs.FileFsyncer  = (*fileHandle)(nil)
-	_ gofs.FileReleaser = (*fileHandle)(nil)
+	_ Handle = (*readHandle)(nil)
+	_ writer = (*valueHandle)(nil)
+	_ writer = (*jsonHandle)(nil)
+	_ writer = (*closeHandle)(nil)
+	_ writer = (*streamHandle)(nil)
+	_ writer = (*triggerHandle)(nil)
 )
 
-func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	h.n.mu.Lock()
-	defer h.n.mu.Unlock()
-	if off >= int64(len(h.buf)) {
-		return fuse.ReadResultData(nil), 0
-	}
-	end := min(off+int64(len(dest)), int64(len(h.buf)))
-	return fuse.ReadResultData(bytes.Clone(h.buf[off:end])), 0
+// base is what every handle has: its file, and content (a snapshot to
+// read, or what is being written), guarded by the file's mutex.
+type base struct {
+	f   *File
+	buf []byte
 }
 
-func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	n := h.n
-	if off < 0 || off+int64(len(data)) > maxWrite {
-		n.c.fail("write", n.path, errTooBig)
-		return 0, syscall.EFBIG
-	}
-	switch n.f.policy {
-	case readOnly:
-		return 0, syscall.EBADF
-	case triggerPolicy:
-		if errno := n.fire(ctx, []*fileHandle{h}); errno != 0 {
-			return 0, errno
-		}
-		return uint32(len(data)), 0
-	case streamPolicy:
-		// Keyed by offset: a write the kernel retries after a signal is
-		// the same input, not more typing.
-		key := strconv.FormatInt(off, 10) + ":" + string(data)
-		if errno := h.apply(ctx, key, bytes.Clone(data), true); errno != 0 {
-			return 0, errno
-		}
-		return uint32(len(data)), 0
-	}
-	n.mu.Lock()
+func (h *base) Size() int {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	return len(h.buf)
+}
+
+func (h *base) Read(dest []byte, off int64) int {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	return readAt(h.buf, dest, off)
+}
+
+func (h *base) Truncate(size int) {
+	h.f.mu.Lock()
+	h.buf = resize(h.buf, size)
+	h.f.mu.Unlock()
+}
+
+// readHandle serves the snapshot taken at open.
+type readHandle struct{ base }
+
+func (h *readHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	return 0, syscall.EBADF
+}
+func (h *readHandle) Flush(ctx context.Context) error { return nil }
+func (h *readHandle) Release()                        {}
+
+// buffered is the state of a handle that collects what is written and
+// applies it once complete; all but the trigger's. Its fields are guarded
+// by the file's mutex.
+type buffered struct {
+	base
+	pid     uint32
+	dirty   bool     // written or truncated since open
+	written bool     // data written since open (not only truncated)
+	last    *attempt // the latest application of buf (of a stream: of a write)
+}
+
+func (h *buffered) opener() uint32 { return h.pid }
+
+func (h *buffered) Truncate(size int) {
+	h.f.mu.Lock()
+	h.buf = resize(h.buf, size)
+	h.dirty = true
+	h.f.mu.Unlock()
+}
+
+// put writes data at off into the content and returns a copy of it.
+func (h *buffered) put(data []byte, off int64) []byte {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
 	h.buf = place(h.buf, data, off)
 	h.dirty, h.written = true, true
-	content := bytes.Clone(h.buf)
-	n.mu.Unlock()
-	if err := h.verdict(content, data); err != nil {
-		return 0, h.reject(content, err)
-	} else if h.ready(content, data) {
-		if errno := h.apply(ctx, string(content), content, true); errno != 0 {
-			return 0, errno
-		}
-	}
-	return uint32(len(data)), 0
-}
-
-// place writes data at off into buf, zero-filling a gap.
-func place(buf, data []byte, off int64) []byte {
-	end := int(off) + len(data)
-	if end > len(buf) {
-		buf = append(buf, make([]byte, end-len(buf))...)
-	}
-	copy(buf[off:], data)
-	return buf
-}
-
-// valueDone says whether a write of data, leaving content, ends a value:
-// the content ends a line, or the write is short and all there is.
-func valueDone(content, data []byte) bool {
-	return (len(content) > 0 && content[len(content)-1] == '\n') ||
-		(len(data) < stdioBuf && bytes.Equal(content, data))
-}
-
-// ready says whether the write of data, leaving content, completes it.
-func (h *fileHandle) ready(content, data []byte) bool {
-	switch h.n.f.policy {
-	case valuePolicy:
-		return valueDone(content, data)
-	case jsonPolicy:
-		return jsonStatus(content) == jsonComplete
-	case closePolicy:
-		if h.n.f.early != nil && valueDone(content, data) {
-			ok, _ := h.n.f.early(content)
-			return ok
-		}
-	}
-	return false
-}
-
-// verdict refuses a write that cannot be completed. For JSON: the last,
-// short write of a writer (stdio writes whole blocks before it) that left
-// something other than one JSON value.
-func (h *fileHandle) verdict(content, data []byte) error {
-	switch h.n.f.policy {
-	case jsonPolicy:
-		if len(data) >= stdioBuf || len(data) == 0 || data[len(data)-1] != '\n' {
-			return nil
-		}
-		return checkJSON(content)
-	case closePolicy:
-		if h.n.f.early != nil && valueDone(content, data) {
-			_, err := h.n.f.early(content)
-			return err
-		}
-	}
-	return nil
-}
-
-// reject records a refusal made without a request, so that close reports
-// it again without asking the API.
-func (h *fileHandle) reject(content []byte, err error) syscall.Errno {
-	h.n.c.fail("write", h.n.path, err)
-	h.n.mu.Lock()
-	h.last = failed(string(content), err)
-	h.n.mu.Unlock()
-	return errnoOf(err)
+	return bytes.Clone(h.buf)
 }
 
 // apply makes the API take content, once: a repeat of the content the
@@ -148,96 +114,242 @@ func (h *fileHandle) reject(content []byte, err error) syscall.Errno {
 // the user may have fixed the cause meanwhile (opened the console in a
 // browser); a local refusal stays refused. One application at a time per
 // open file, in order.
-func (h *fileHandle) apply(ctx context.Context, key string, content []byte, retry bool) syscall.Errno {
-	n := h.n
+func (h *buffered) apply(ctx context.Context, key string, content []byte, retry bool) error {
+	f := h.f
 	for {
-		n.mu.Lock()
+		f.mu.Lock()
 		a := h.last
 		if a != nil && a.key == key && (!retry || !a.finished() || a.err == nil || isInputError(a.err)) {
-			n.mu.Unlock()
+			f.mu.Unlock()
 			return a.wait(ctx)
 		}
 		if a != nil && !a.finished() {
-			n.mu.Unlock()
-			if a.wait(ctx) == syscall.EINTR && ctx.Err() != nil {
+			f.mu.Unlock()
+			if err := a.wait(ctx); errors.Is(err, syscall.EINTR) && ctx.Err() != nil {
 				return syscall.EINTR
 			}
 			continue
 		}
-		a = n.start(key, content)
+		a = f.start(key, content)
 		h.last = a
-		n.mu.Unlock()
+		f.mu.Unlock()
 		return a.wait(ctx)
 	}
 }
 
-// truncate is a size change on this open file.
-func (h *fileHandle) truncate(size int) {
-	h.n.mu.Lock()
-	h.buf = resize(h.buf, size)
-	h.dirty = true
-	h.n.mu.Unlock()
+// reject records a refusal made without a request, so that close reports
+// it again without asking the API.
+func (h *buffered) reject(content []byte, err error) error {
+	h.f.c.fail("write", h.f.path, err)
+	h.f.mu.Lock()
+	h.last = failed(string(content), err)
+	h.f.mu.Unlock()
+	return err
+}
+
+// state is what Flush needs: the content, whether anything was written,
+// and the last attempt.
+func (h *buffered) state() (content []byte, written bool, last *attempt) {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	return bytes.Clone(h.buf), h.written, h.last
 }
 
 // Flush applies what the writes left unapplied. It comes at every
 // close(2), dup2 included: a shell opens `> file` (OPEN, then a truncating
 // SETATTR), moves the descriptor to 1 (FLUSH) and only then writes. So a
 // flush with nothing written yet applies nothing: a truncation alone is
-// applied at release, and a trigger fires at its first write or SETATTR
-// (touch), else at release.
-func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	n := h.n
-	if !h.writable {
-		return 0
-	}
-	n.mu.Lock()
-	written, content, last, fired := h.written, bytes.Clone(h.buf), h.last, h.fired
-	n.mu.Unlock()
-	switch n.f.policy {
-	case triggerPolicy:
-		if fired != nil {
-			return fired.wait(ctx)
-		}
-		return 0
-	case streamPolicy:
-		return 0
-	}
+// applied at release.
+func (h *buffered) Flush(ctx context.Context) error {
+	content, written, _ := h.state()
 	if !written {
-		return 0
-	}
-	if n.f.policy == jsonPolicy {
-		if err := checkJSON(content); err != nil {
-			if last != nil && last.key == string(content) {
-				return last.wait(ctx)
-			}
-			return h.reject(content, err)
-		}
+		return nil
 	}
 	return h.apply(ctx, string(content), content, false)
 }
 
-func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return h.Flush(ctx) }
+// release forgets the handle self (the handle embedding h) and returns
+// what is still unapplied: pending is false when the content was applied
+// as it is, or never touched.
+func (h *buffered) release(self writer) (content []byte, pending bool) {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	delete(h.f.writers, self)
+	return bytes.Clone(h.buf), h.dirty && (h.last == nil || h.last.key != string(h.buf))
+}
 
-// Release is the last close: what is still unapplied (a truncation alone,
-// an open for writing of a trigger that nothing fired) is applied now, in
-// the background, since the kernel ignores release errors; failures go to
-// the log and the status file.
-func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
-	n := h.n
-	n.mu.Lock()
-	delete(n.writers, h)
-	pending := h.writable && h.dirty && (h.last == nil || h.last.key != string(h.buf))
-	unfired := h.writable && h.fired == nil && n.f.policy == triggerPolicy
-	content := bytes.Clone(h.buf)
-	n.mu.Unlock()
-	switch {
-	case unfired:
-		n.start("fire", nil)
-	case !pending || n.f.policy == streamPolicy || n.f.policy == triggerPolicy:
-	case n.f.policy == jsonPolicy && checkJSON(content) != nil:
-		n.c.fail("write", n.path, checkJSON(content))
-	default:
-		n.start(string(content), content)
+// releaseApplying is release, applying what is still unapplied in the
+// background.
+func (h *buffered) releaseApplying(self writer) {
+	if content, pending := h.release(self); pending {
+		h.f.start(string(content), content)
 	}
-	return 0
+}
+
+// valueHandle is an open one-value file (valuePolicy).
+type valueHandle struct{ buffered }
+
+func (h *valueHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	if err := h.f.checkWrite(data, off); err != nil {
+		return 0, err
+	}
+	content := h.put(data, off)
+	if valueDone(content, data) {
+		if err := h.apply(ctx, string(content), content, true); err != nil {
+			return 0, err
+		}
+	}
+	return len(data), nil
+}
+
+func (h *valueHandle) Release() { h.releaseApplying(h) }
+
+// valueDone says whether a write of data, leaving content, ends a value:
+// the content ends a line, or the write is short and all there is.
+func valueDone(content, data []byte) bool {
+	return (len(content) > 0 && content[len(content)-1] == '\n') ||
+		(len(data) < stdioBuf && bytes.Equal(content, data))
+}
+
+// jsonHandle is an open JSON file (jsonPolicy).
+type jsonHandle struct{ buffered }
+
+// Write applies the content as soon as it is one JSON value. The last,
+// short write of a writer (stdio writes whole blocks before it), ending in
+// a newline, that leaves something else is refused at once.
+func (h *jsonHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	if err := h.f.checkWrite(data, off); err != nil {
+		return 0, err
+	}
+	content := h.put(data, off)
+	if len(data) < stdioBuf && len(data) > 0 && data[len(data)-1] == '\n' {
+		if err := checkJSON(content); err != nil {
+			return 0, h.reject(content, err)
+		}
+	}
+	if jsonStatus(content) == jsonComplete {
+		if err := h.apply(ctx, string(content), content, true); err != nil {
+			return 0, err
+		}
+	}
+	return len(data), nil
+}
+
+// Flush refuses what is not one JSON value (again, without a new log
+// line, if a write refused the same content).
+func (h *jsonHandle) Flush(ctx context.Context) error {
+	content, written, last := h.state()
+	if !written {
+		return nil
+	}
+	if err := checkJSON(content); err != nil {
+		if last != nil && last.key == string(content) {
+			return last.wait(ctx)
+		}
+		return h.reject(content, err)
+	}
+	return h.apply(ctx, string(content), content, false)
+}
+
+func (h *jsonHandle) Release() {
+	content, pending := h.release(h)
+	if !pending {
+		return
+	}
+	if err := checkJSON(content); err != nil {
+		h.f.c.fail("write", h.f.path, err)
+		return
+	}
+	h.f.start(string(content), content)
+}
+
+// closeHandle is an open file applied at close (closePolicy).
+type closeHandle struct {
+	buffered
+	early func(content []byte) (apply bool, err error) // nil: always wait for close
+}
+
+func (h *closeHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	if err := h.f.checkWrite(data, off); err != nil {
+		return 0, err
+	}
+	content := h.put(data, off)
+	if h.early == nil || !valueDone(content, data) {
+		return len(data), nil
+	}
+	apply, err := h.early(content)
+	if err != nil {
+		return 0, h.reject(content, err)
+	}
+	if apply {
+		if err := h.apply(ctx, string(content), content, true); err != nil {
+			return 0, err
+		}
+	}
+	return len(data), nil
+}
+
+func (h *closeHandle) Release() { h.releaseApplying(h) }
+
+// streamHandle is an open console input (streamPolicy): each write is sent
+// as it comes, nothing at close.
+type streamHandle struct{ buffered }
+
+// Write is keyed by offset: a write the kernel retries after a signal is
+// the same input, not more typing.
+func (h *streamHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	if err := h.f.checkWrite(data, off); err != nil {
+		return 0, err
+	}
+	key := strconv.FormatInt(off, 10) + ":" + string(data)
+	if err := h.apply(ctx, key, bytes.Clone(data), true); err != nil {
+		return 0, err
+	}
+	return len(data), nil
+}
+
+func (h *streamHandle) Flush(ctx context.Context) error { return nil }
+
+func (h *streamHandle) Release() { h.release(h) }
+
+// triggerHandle is an open trigger (triggerPolicy): its first write or
+// SETATTR fires, else its release does.
+type triggerHandle struct {
+	base
+	pid   uint32
+	fired *attempt // this open's action; guarded by the file's mutex
+}
+
+func (h *triggerHandle) opener() uint32 { return h.pid }
+
+func (h *triggerHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	if err := h.f.checkWrite(data, off); err != nil {
+		return 0, err
+	}
+	if err := fire(ctx, h.f, []*triggerHandle{h}); err != nil {
+		return 0, err
+	}
+	return len(data), nil
+}
+
+// Flush reports the action of this open, if it fired.
+func (h *triggerHandle) Flush(ctx context.Context) error {
+	h.f.mu.Lock()
+	fired := h.fired
+	h.f.mu.Unlock()
+	if fired != nil {
+		return fired.wait(ctx)
+	}
+	return nil
+}
+
+// Release fires for an open for writing that nothing fired yet (`: > reload`).
+func (h *triggerHandle) Release() {
+	h.f.mu.Lock()
+	delete(h.f.writers, h)
+	unfired := h.fired == nil
+	h.f.mu.Unlock()
+	if unfired {
+		h.f.start("fire", nil)
+	}
 }

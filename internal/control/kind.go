@@ -12,11 +12,13 @@ import (
 // a JSON file of the whole object: web apps, scheduled and always-on tasks,
 // static file mappings and headers. A one-value file and the JSON member of
 // the same name share one parser, so both accept and refuse the same values.
-type kind[T any] struct {
+// P is the kind's PATCH body: each field puts itself there (field.patch), so
+// a field's name is written once, in its table entry.
+type kind[T, P any] struct {
 	c      *Control
 	noun   string // "web app", for messages
 	cache  *listCache[T]
-	fields []field[T]
+	fields []field[T, P]
 	// identity are JSON members that name the object: a write may repeat
 	// them but not change them. Other members without a field are
 	// read-only and ignored on writes (the server computes them).
@@ -25,13 +27,14 @@ type kind[T any] struct {
 	// check applies cross-field rules and checks choices once all written
 	// members are set on d; written holds the members given.
 	check func(ctx context.Context, cur T, d *T, written map[string]bool) error
-	// update sends the named fields of d and returns the object as the API
-	// now has it.
-	update func(ctx context.Context, key string, cur, d T, names []string) (T, error)
+	// update sends p, the PATCH of the named fields of d (patchOf), and
+	// returns the object as the API now has it.
+	update func(ctx context.Context, key string, cur, d T, p P, names []string) (T, error)
 }
 
-// field is one member of an object and its one-value file.
-type field[T any] struct {
+// field is one member of an object and its one-value file. name is the
+// file's name, the JSON member's and the PATCH body's key.
+type field[T, P any] struct {
 	name string
 	mode uint32 // 0644, 0600 for secrets; read-only fields 0444
 	show func(T) string
@@ -40,12 +43,33 @@ type field[T any] struct {
 	// setFile replaces set for the one-value file, where a value may imply
 	// others (writing a scheduled task's hour makes it daily).
 	setFile func(d *T, v string) error
+	// patch puts the field's value in v into the PATCH body p; nil for a
+	// writable field the PATCH does not carry (a web app's enabled has an
+	// endpoint of its own).
+	patch func(p *P, v *T)
 }
 
-func (f field[T]) writable() bool { return f.set != nil }
+func (f field[T, P]) writable() bool { return f.set != nil }
+
+// patchOf is the PATCH body of the fields names of v; patched says whether
+// it carries any, other whether a named field has no PATCH member.
+func (k *kind[T, P]) patchOf(v *T, names []string) (p P, patched, other bool) {
+	for _, n := range names {
+		f, ok := k.field(n)
+		switch {
+		case !ok:
+		case f.patch == nil:
+			other = true
+		default:
+			f.patch(&p, v)
+			patched = true
+		}
+	}
+	return p, patched, other
+}
 
 // object returns the object named key, ENOENT when it is gone.
-func (k *kind[T]) object(ctx context.Context, key string) (T, error) {
+func (k *kind[T, P]) object(ctx context.Context, key string) (T, error) {
 	v, ok, err := k.cache.find(ctx, key)
 	if err == nil && !ok {
 		err = syscall.ENOENT
@@ -54,12 +78,12 @@ func (k *kind[T]) object(ctx context.Context, key string) (T, error) {
 }
 
 // valueFile is the one-value file of field f of object key.
-func (k *kind[T]) valueFile(key, path string, f field[T]) file {
+func (k *kind[T, P]) valueFile(key, path string, f field[T, P]) file {
 	show := func(v T) []byte { return formatValue(f.show(v)) }
 	fl := k.cachedFile(key, show)
 	fl.mode = 0o444
 	if f.writable() {
-		fl.mode, fl.policy = f.mode, valuePolicy
+		fl.mode, fl.write = f.mode, valuePolicy{}
 		set := f.set
 		if f.setFile != nil {
 			set = f.setFile
@@ -78,9 +102,9 @@ func (k *kind[T]) valueFile(key, path string, f field[T]) file {
 
 // jsonFile is the object as JSON (config.json, task.json); writing a JSON
 // object changes the members it changes, in one request.
-func (k *kind[T]) jsonFile(key string) file {
+func (k *kind[T, P]) jsonFile(key string) file {
 	fl := k.cachedFile(key, func(v T) []byte { return renderJSON(v) })
-	fl.mode, fl.policy = 0o644, jsonPolicy
+	fl.mode, fl.write = 0o644, jsonPolicy{}
 	fl.put = func(ctx context.Context, content []byte) error {
 		m, err := parseObject(content)
 		if err != nil {
@@ -94,7 +118,7 @@ func (k *kind[T]) jsonFile(key string) file {
 }
 
 // cachedFile shows object key through render, from the cached list.
-func (k *kind[T]) cachedFile(key string, render func(T) []byte) file {
+func (k *kind[T, P]) cachedFile(key string, render func(T) []byte) file {
 	return file{
 		read: func(ctx context.Context) ([]byte, error) {
 			v, err := k.object(ctx, key)
@@ -118,7 +142,7 @@ func (k *kind[T]) cachedFile(key string, render func(T) []byte) file {
 // field, an identity member with the same value, or a read-only member
 // (ignored). Members equal to the current value are not "written", so an
 // editor saving the whole object changes only what the user changed.
-func (k *kind[T]) setMembers(cur T, d *T, m map[string]json.RawMessage) (map[string]bool, error) {
+func (k *kind[T, P]) setMembers(cur T, d *T, m map[string]json.RawMessage) (map[string]bool, error) {
 	written := map[string]bool{}
 	var shown map[string]json.RawMessage
 	_ = json.Unmarshal(renderJSON(cur), &shown)
@@ -157,19 +181,19 @@ func (k *kind[T]) setMembers(cur T, d *T, m map[string]json.RawMessage) (map[str
 	return written, nil
 }
 
-func (k *kind[T]) field(name string) (field[T], bool) {
+func (k *kind[T, P]) field(name string) (field[T, P], bool) {
 	for _, f := range k.fields {
 		if f.name == name {
 			return f, true
 		}
 	}
-	return field[T]{}, false
+	return field[T, P]{}, false
 }
 
 // change applies edit to a copy of the current object, checks the result
 // and sends every field that differs or was written, in one update. The
 // answer replaces the cached object: no list request follows a write.
-func (k *kind[T]) change(ctx context.Context, key string, edit func(cur T, d *T) (map[string]bool, error)) error {
+func (k *kind[T, P]) change(ctx context.Context, key string, edit func(cur T, d *T) (map[string]bool, error)) error {
 	cur, err := k.object(ctx, key)
 	if err != nil {
 		return err
@@ -193,7 +217,8 @@ func (k *kind[T]) change(ctx context.Context, key string, edit func(cur T, d *T)
 	if len(names) == 0 {
 		return nil
 	}
-	updated, err := k.update(ctx, key, cur, d, names)
+	p, _, _ := k.patchOf(&d, names)
+	updated, err := k.update(ctx, key, cur, d, p, names)
 	if err != nil {
 		return err
 	}
@@ -213,8 +238,8 @@ func sameJSON(a, b json.RawMessage) bool {
 }
 
 // fieldEntries are the one-value files of object key below folder path.
-func (k *kind[T]) fieldEntries(key, path string) []entry {
-	out := make([]entry, 0, len(k.fields))
+func (k *kind[T, P]) fieldEntries(key, path string) []Entry {
+	out := make([]Entry, 0, len(k.fields))
 	for _, f := range k.fields {
 		out = append(out, k.c.fileEntry(f.name, path+"/"+f.name, k.valueFile(key, path+"/"+f.name, f)))
 	}

@@ -22,7 +22,7 @@ type cell[T any] struct {
 	onErr func(err error) // a refresh failed and the stale value was kept
 	sf    singleflight.Group
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below
 	val     T
 	have    bool
 	at      time.Time // when val was fetched

@@ -10,8 +10,8 @@ import (
 
 // schedule/: scheduled tasks.
 
-func (c *Control) scheduleKind() *collection[remote.ScheduledTask] {
-	k := &kind[remote.ScheduledTask]{
+func (c *Control) scheduleKind() *collection[remote.ScheduledTask, remote.SchedulePatch] {
+	k := &kind[remote.ScheduledTask, remote.SchedulePatch]{
 		c:    c,
 		noun: "scheduled task",
 		cache: newListCache(c, func(t remote.ScheduledTask) string { return strconv.Itoa(t.ID) },
@@ -20,11 +20,11 @@ func (c *Control) scheduleKind() *collection[remote.ScheduledTask] {
 		identity: []string{"id"},
 		readonly: []string{"url", "user", "printable_time", "can_enable", "expiry", "extend_url", "logfile"},
 		check:    checkSchedule,
-		update: func(ctx context.Context, key string, cur, d remote.ScheduledTask, names []string) (remote.ScheduledTask, error) {
-			return c.client.UpdateSchedule(ctx, cur.ID, schedulePatch(d, names))
+		update: func(ctx context.Context, key string, cur, d remote.ScheduledTask, p remote.SchedulePatch, names []string) (remote.ScheduledTask, error) {
+			return c.client.UpdateSchedule(ctx, cur.ID, p)
 		},
 	}
-	col := &collection[remote.ScheduledTask]{
+	col := &collection[remote.ScheduledTask, remote.SchedulePatch]{
 		kind:     k,
 		folder:   "schedule",
 		defaults: remote.ScheduledTask{Enabled: true},
@@ -41,8 +41,8 @@ func (c *Control) scheduleKind() *collection[remote.ScheduledTask] {
 			return c.client.DeleteSchedule(ctx, id)
 		},
 	}
-	col.extras = func(key, path string) []entry {
-		return []entry{
+	col.extras = func(key, path string) []Entry {
+		return []Entry{
 			c.fileEntry("task.json", path+"/task.json", k.jsonFile(key)),
 			c.link("log", path+"/log", func() string {
 				t, ok := k.cache.peekOne(key)
@@ -56,16 +56,23 @@ func (c *Control) scheduleKind() *collection[remote.ScheduledTask] {
 	return col
 }
 
-func scheduleFields() []field[remote.ScheduledTask] {
-	type T = remote.ScheduledTask
-	return []field[T]{
+func scheduleFields() []field[remote.ScheduledTask, remote.SchedulePatch] {
+	type (
+		T = remote.ScheduledTask
+		P = remote.SchedulePatch
+	)
+	return []field[T, P]{
 		{name: "command", mode: 0o644, show: func(t T) string { return t.Command },
-			set: func(t *T, v string) error { t.Command = v; return nonEmpty(v, "command") }},
+			set:   func(t *T, v string) error { t.Command = v; return nonEmpty(v, "command") },
+			patch: func(p *P, t *T) { p.Command = &t.Command }},
 		{name: "description", mode: 0o644, show: func(t T) string { return t.Description },
-			set: func(t *T, v string) error { t.Description = v; return oneLine(v, "description") }},
+			set:   func(t *T, v string) error { t.Description = v; return oneLine(v, "description") },
+			patch: func(p *P, t *T) { p.Description = &t.Description }},
 		{name: "enabled", mode: 0o644, show: func(t T) string { return formatBool(t.Enabled) },
-			set: func(t *T, v string) (err error) { t.Enabled, err = parseBool(v); return err }},
+			set:   func(t *T, v string) (err error) { t.Enabled, err = parseBool(v); return err },
+			patch: func(p *P, t *T) { p.Enabled = &t.Enabled }},
 		{name: "interval", mode: 0o644, show: func(t T) string { return t.Interval },
+			patch: func(p *P, t *T) { p.Interval = &t.Interval },
 			set: func(t *T, v string) error {
 				if v != "daily" && v != "hourly" {
 					return invalidf("interval is daily or hourly, not %q", v)
@@ -88,7 +95,9 @@ func scheduleFields() []field[remote.ScheduledTask] {
 				}
 				return nil
 			}},
+		// An hour that went away (the task became hourly) is sent as null.
 		{name: "hour", mode: 0o644, show: func(t T) string { return showHour(t.Hour) },
+			patch: func(p *P, t *T) { p.Hour, p.ClearHour = t.Hour, t.Hour == nil },
 			set: func(t *T, v string) error {
 				if v == "" {
 					t.Hour = nil
@@ -105,7 +114,8 @@ func scheduleFields() []field[remote.ScheduledTask] {
 				return err
 			}},
 		{name: "minute", mode: 0o644, show: func(t T) string { return strconv.Itoa(t.Minute) },
-			set: func(t *T, v string) (err error) { t.Minute, err = parseInt(v, 0, 59); return err }},
+			set:   func(t *T, v string) (err error) { t.Minute, err = parseInt(v, 0, 59); return err },
+			patch: func(p *P, t *T) { p.Minute = &t.Minute }},
 	}
 }
 
@@ -132,29 +142,6 @@ func checkSchedule(ctx context.Context, cur remote.ScheduledTask, d *remote.Sche
 		}
 	}
 	return nil
-}
-
-// schedulePatch sends the named fields; an hour that went away is sent as
-// null.
-func schedulePatch(d remote.ScheduledTask, names []string) remote.SchedulePatch {
-	var p remote.SchedulePatch
-	for _, n := range names {
-		switch n {
-		case "command":
-			p.Command = &d.Command
-		case "description":
-			p.Description = &d.Description
-		case "enabled":
-			p.Enabled = &d.Enabled
-		case "interval":
-			p.Interval = &d.Interval
-		case "hour":
-			p.Hour, p.ClearHour = d.Hour, d.Hour == nil
-		case "minute":
-			p.Minute = &d.Minute
-		}
-	}
-	return p
 }
 
 // taskLogLink is the link from schedule/ID/log to the task's log in files/:

@@ -11,9 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	gofs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
-
 	"github.com/pafs/pafs/internal/vfs"
 )
 
@@ -40,38 +37,130 @@ func isScratchName(name string) bool {
 
 // scratchDir holds one folder's editor files.
 type scratchDir struct {
-	mu    sync.Mutex
-	files map[string]*scratchFile
+	mu    sync.Mutex // guards files (not their content: each file has its own lock)
+	files map[string]*Scratch
 }
 
 var scratchSeq atomic.Uint64
 
-// scratchFile is one editor file's content.
-type scratchFile struct {
-	id    uint64 // tells a recreated file from the one before it
-	mu    sync.Mutex
+// Scratch is one editor's file, in memory.
+type Scratch struct {
+	id uint64 // tells a recreated file from the one before it
+
+	mu    sync.Mutex // guards data, mode and mtime
 	data  []byte
 	mode  uint32
 	mtime time.Time
 }
 
-func newScratchFile(mode uint32, data []byte) *scratchFile {
-	return &scratchFile{id: scratchSeq.Add(1), mode: mode & 0o7777, data: data, mtime: time.Now()}
+func newScratch(mode uint32, data []byte) *Scratch {
+	return &Scratch{id: scratchSeq.Add(1), mode: mode & 0o7777, data: data, mtime: time.Now()}
 }
 
-func (s *scratchDir) get(name string) *scratchFile {
+func (s *Scratch) Key() string { return fmt.Sprintf("scratch/%d", s.id) }
+func (*Scratch) isNode()       {}
+
+// Attr is the file's permission bits, size and modification time.
+func (s *Scratch) Attr() (mode uint32, size int, mtime time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mode, len(s.data), s.mtime
+}
+
+// Setattr applies a size, mode or mtime change; others are ignored.
+func (s *Scratch) Setattr(a SetAttr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.Size != nil {
+		s.data = resize(s.data, int(*a.Size))
+	}
+	if a.Mode != nil {
+		s.mode = *a.Mode & 0o7777
+	}
+	if a.Mtime != nil {
+		s.mtime = *a.Mtime
+	}
+}
+
+// Read copies the content at off into dest.
+func (s *Scratch) Read(dest []byte, off int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return readAt(s.data, dest, off)
+}
+
+// Write keeps editor files in memory; swap files can grow past control
+// files' limit, so they get a larger one.
+func (s *Scratch) Write(data []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(data)) > 64*maxWrite {
+		return 0, syscall.EFBIG
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.data = place(s.data, data, off)
+	s.mtime = time.Now()
+	return len(data), nil
+}
+
+// Open returns a handle on the file; every open shares its content.
+func (s *Scratch) Open() Handle { return scratchHandle{s} }
+
+// scratchHandle is an open editor's file.
+type scratchHandle struct{ s *Scratch }
+
+func (h scratchHandle) Size() int {
+	_, size, _ := h.s.Attr()
+	return size
+}
+
+func (h scratchHandle) Read(dest []byte, off int64) int { return h.s.Read(dest, off) }
+
+func (h scratchHandle) Write(ctx context.Context, data []byte, off int64) (int, error) {
+	return h.s.Write(data, off)
+}
+
+func (h scratchHandle) Truncate(size int) {
+	n := uint64(size)
+	h.s.Setattr(SetAttr{Size: &n})
+}
+
+func (h scratchHandle) Flush(ctx context.Context) error { return nil }
+func (h scratchHandle) Release()                        {}
+
+func (s *Scratch) content() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.data)
+}
+
+func (s *scratchDir) get(name string) *Scratch {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.files[name]
 }
 
-func (s *scratchDir) put(name string, f *scratchFile) {
+func (s *scratchDir) put(name string, f *Scratch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.files == nil {
-		s.files = map[string]*scratchFile{}
+		s.files = map[string]*Scratch{}
 	}
 	s.files[name] = f
+}
+
+// create returns the file called name, made empty if there is none.
+func (s *scratchDir) create(name string, mode uint32) *Scratch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.files[name]; f != nil {
+		return f
+	}
+	if s.files == nil {
+		s.files = map[string]*Scratch{}
+	}
+	f := newScratch(mode, nil)
+	s.files[name] = f
+	return f
 }
 
 func (s *scratchDir) names() []string {
@@ -93,170 +182,61 @@ func (s *scratchDir) remove(name string) bool {
 	return ok
 }
 
-func (s *scratchDir) entry(name string, f *scratchFile) entry {
-	key := fmt.Sprintf("scratch/%d", f.id)
-	return entry{name: name, mode: syscall.S_IFREG, key: key,
-		node: func() gofs.InodeEmbedder { return &scratchNode{ident: ident{key}, f: f} }}
-}
-
-// lookup returns the inode of an editor file, nil if there is none.
-func (s *scratchDir) lookup(ctx context.Context, d *dirNode, name string) *gofs.Inode {
-	f := s.get(name)
-	if f == nil {
-		return nil
-	}
-	return childInode(ctx, d.EmbeddedInode(), s.entry(name, f))
-}
-
-// create makes an editor file (open with O_CREAT).
-func (s *scratchDir) create(ctx context.Context, d *dirNode, name string, mode uint32) (*gofs.Inode, gofs.FileHandle) {
-	f := s.get(name)
-	if f == nil {
-		f = newScratchFile(mode, nil)
-		s.put(name, f)
-	}
-	return childInode(ctx, d.EmbeddedInode(), s.entry(name, f)), &scratchHandle{f: f}
+func (s *scratchDir) entry(name string, f *Scratch) Entry {
+	return Entry{Name: name, Mode: syscall.S_IFREG, Key: f.Key(), New: func() Node { return f }}
 }
 
 // rename handles editors' renames (see the top of this file).
-func (s *scratchDir) rename(ctx context.Context, d *dirNode, oldName, newName string, flags uint32) syscall.Errno {
+func (s *scratchDir) rename(ctx context.Context, d *Dir, oldName, newName string, flags uint32) ([]string, error) {
 	src := s.get(oldName)
 	if src == nil {
 		return s.backup(ctx, d, oldName, newName, flags)
 	}
 	if isScratchName(newName) {
 		if flags&renameNoReplace != 0 && s.get(newName) != nil {
-			return syscall.EEXIST
+			return nil, syscall.EEXIST
 		}
 		s.remove(oldName)
 		s.put(newName, src)
-		return 0
+		return nil, nil
 	}
-	e, errno := d.find(ctx, newName)
-	if errno != 0 {
-		return syscall.EACCES // a new name that is neither a control file nor an editor's
+	e, err := d.Find(ctx, newName)
+	if err != nil {
+		return nil, syscall.EACCES // a new name that is neither a control file nor an editor's
 	}
 	if flags&renameNoReplace != 0 {
-		return syscall.EEXIST
+		return nil, syscall.EEXIST
 	}
-	fn, ok := e.node().(*fileNode)
+	fn, ok := e.New().(*File)
 	if !ok {
-		return syscall.EISDIR
+		return nil, syscall.EISDIR
 	}
-	src.mu.Lock()
-	data := bytes.Clone(src.data)
-	src.mu.Unlock()
-	if errno := fn.replace(ctx, data); errno != 0 {
-		return errno
+	if err := fn.Replace(ctx, src.content()); err != nil {
+		return nil, err
 	}
 	s.remove(oldName)
 	// The kernel now takes newName for the temp file's inode: make it ask.
-	go d.NotifyEntry(newName)
-	return 0
+	return []string{newName}, nil
 }
 
 // backup is a control file renamed to an editor's name: copy it there and
 // leave it in place (the kernel is told to look both names up again).
-func (s *scratchDir) backup(ctx context.Context, d *dirNode, oldName, newName string, flags uint32) syscall.Errno {
-	e, errno := d.find(ctx, oldName)
-	if errno != 0 {
-		return errno
+func (s *scratchDir) backup(ctx context.Context, d *Dir, oldName, newName string, flags uint32) ([]string, error) {
+	e, err := d.Find(ctx, oldName)
+	if err != nil {
+		return nil, err
 	}
-	fn, ok := e.node().(*fileNode)
+	fn, ok := e.New().(*File)
 	if !ok || !isScratchName(newName) {
-		return syscall.EACCES
+		return nil, syscall.EACCES
 	}
 	if flags&renameNoReplace != 0 && s.get(newName) != nil {
-		return syscall.EEXIST
+		return nil, syscall.EEXIST
 	}
-	var data []byte
-	if fn.f.read != nil {
-		b, err := fn.f.read(ctx)
-		if err != nil {
-			return errnoOf(err)
-		}
-		data = b
+	data, err := fn.content(ctx)
+	if err != nil {
+		return nil, err
 	}
-	s.put(newName, newScratchFile(fn.f.mode, data))
-	go func() {
-		d.NotifyEntry(oldName)
-		d.NotifyEntry(newName)
-	}()
-	return 0
+	s.put(newName, newScratch(fn.spec.mode, data))
+	return []string{oldName, newName}, nil
 }
-
-// scratchNode is an editor file.
-type scratchNode struct {
-	gofs.Inode
-	ident
-	noXattr
-	f *scratchFile
-}
-
-var (
-	_ gofs.NodeGetattrer = (*scratchNode)(nil)
-	_ gofs.NodeSetattrer = (*scratchNode)(nil)
-	_ gofs.NodeOpener    = (*scratchNode)(nil)
-)
-
-func (n *scratchNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.f.mu.Lock()
-	defer n.f.mu.Unlock()
-	fillAttr(&out.Attr, syscall.S_IFREG|n.f.mode, len(n.f.data), n.f.mtime)
-	return 0
-}
-
-func (n *scratchNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	n.f.mu.Lock()
-	if sz, ok := in.GetSize(); ok {
-		n.f.data = resize(n.f.data, int(sz))
-	}
-	if m, ok := in.GetMode(); ok {
-		n.f.mode = m & 0o7777
-	}
-	if t, ok := in.GetMTime(); ok {
-		n.f.mtime = t
-	}
-	n.f.mu.Unlock()
-	return n.Getattr(ctx, fh, out)
-}
-
-func (n *scratchNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	return &scratchHandle{f: n.f}, fuse.FOPEN_DIRECT_IO, 0
-}
-
-// scratchHandle reads and writes the shared content directly.
-type scratchHandle struct{ f *scratchFile }
-
-var (
-	_ gofs.FileReader  = (*scratchHandle)(nil)
-	_ gofs.FileWriter  = (*scratchHandle)(nil)
-	_ gofs.FileFlusher = (*scratchHandle)(nil)
-	_ gofs.FileFsyncer = (*scratchHandle)(nil)
-)
-
-func (h *scratchHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
-	if off >= int64(len(h.f.data)) {
-		return fuse.ReadResultData(nil), 0
-	}
-	end := min(off+int64(len(dest)), int64(len(h.f.data)))
-	return fuse.ReadResultData(bytes.Clone(h.f.data[off:end])), 0
-}
-
-// Write keeps editor files in memory; swap files can grow past control
-// files' limit, so they get a larger one.
-func (h *scratchHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	if off < 0 || off+int64(len(data)) > 64*maxWrite {
-		return 0, syscall.EFBIG
-	}
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
-	h.f.data = place(h.f.data, data, off)
-	h.f.mtime = time.Now()
-	return uint32(len(data)), 0
-}
-
-func (h *scratchHandle) Flush(ctx context.Context) syscall.Errno               { return 0 }
-func (h *scratchHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }

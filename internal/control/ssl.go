@@ -38,7 +38,7 @@ func (c *Control) sslCell(domain string) *cell[sslState] {
 	return s
 }
 
-func (c *Control) sslDir(domain string) *dirNode {
+func (c *Control) sslDir(domain string) *Dir {
 	path := "webapps/" + domain + "/ssl"
 	s := c.sslCell(domain)
 	render := func(st sslState) []byte {
@@ -61,8 +61,7 @@ func (c *Control) sslDir(domain string) *dirNode {
 		},
 		mtime: s.mtime,
 	}
-	install := file{mode: 0o200, policy: closePolicy,
-		early: earlySSL,
+	install := file{mode: 0o200, write: closePolicy{early: earlySSL},
 		put: func(ctx context.Context, content []byte) error {
 			if err := c.installSSL(ctx, domain, content); err != nil {
 				return err

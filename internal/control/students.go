@@ -6,15 +6,15 @@ import (
 
 // students/: one empty file per student; rm removes the student.
 
-func (c *Control) studentsDir() *dirNode {
+func (c *Control) studentsDir() *Dir {
 	const path = "students"
 	empty := file{mode: 0o444, peek: func() ([]byte, bool) { return nil, true }}
-	d := c.newDir(path, func(ctx context.Context) ([]entry, error) {
+	d := c.newDir(path, func(ctx context.Context) ([]Entry, error) {
 		list, err := c.students.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]entry, 0, len(list))
+		out := make([]Entry, 0, len(list))
 		for _, name := range c.students.keys(list) {
 			f := empty
 			f.mtime = c.students.mtime

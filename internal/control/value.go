@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/pafs/pafs/remote"
 )
@@ -30,6 +31,10 @@ const (
 type inputError struct{ msg string }
 
 func (e *inputError) Error() string { return e.msg }
+
+// Errno is what a caller sees of it (fs maps errors with such a method
+// through errors.As).
+func (e *inputError) Errno() syscall.Errno { return syscall.EINVAL }
 
 func invalidf(format string, a ...any) error { return &inputError{fmt.Sprintf(format, a...)} }
 

@@ -10,8 +10,8 @@ import (
 // The web app kind: its fields (one file each, and config.json) and how a
 // change reaches the API.
 
-func (c *Control) webappKind() *kind[remote.Webapp] {
-	return &kind[remote.Webapp]{
+func (c *Control) webappKind() *kind[remote.Webapp, remote.WebappPatch] {
+	return &kind[remote.Webapp, remote.WebappPatch]{
 		c:    c,
 		noun: "web app",
 		cache: newListCache(c, func(w remote.Webapp) string { return w.DomainName },
@@ -24,57 +24,76 @@ func (c *Control) webappKind() *kind[remote.Webapp] {
 	}
 }
 
-func webappFields() []field[remote.Webapp] {
-	str := func(name string, get func(*remote.Webapp) *string, valid func(string) error) field[remote.Webapp] {
-		return field[remote.Webapp]{name: name, mode: 0o644,
-			show: func(w remote.Webapp) string { return *get(&w) },
-			set: func(w *remote.Webapp, v string) error {
+type webappField = field[remote.Webapp, remote.WebappPatch]
+
+func webappFields() []webappField {
+	type (
+		W = remote.Webapp
+		P = remote.WebappPatch
+	)
+	// str and boolean make a field from the member of the object (get) and
+	// of the PATCH body (in) that hold it.
+	str := func(name string, get func(*W) *string, in func(*P) **string, valid func(string) error) webappField {
+		return webappField{name: name, mode: 0o644,
+			show: func(w W) string { return *get(&w) },
+			set: func(w *W, v string) error {
 				if err := valid(v); err != nil {
 					return err
 				}
 				*get(w) = v
 				return nil
-			}}
+			},
+			patch: func(p *P, w *W) { *in(p) = get(w) }}
 	}
-	boolean := func(name string, get func(*remote.Webapp) *bool) field[remote.Webapp] {
-		return field[remote.Webapp]{name: name, mode: 0o644,
-			show: func(w remote.Webapp) string { return formatBool(*get(&w)) },
-			set: func(w *remote.Webapp, v string) error {
+	boolean := func(name string, get func(*W) *bool, in func(*P) **bool) webappField {
+		return webappField{name: name, mode: 0o644,
+			show: func(w W) string { return formatBool(*get(&w)) },
+			set: func(w *W, v string) error {
 				b, err := parseBool(v)
 				*get(w) = b
 				return err
-			}}
+			},
+			patch: func(p *P, w *W) { *in(p) = get(w) }}
 	}
-	dir := func(name string, emptyOK bool) func(string) error {
-		return func(v string) error { return absPath(v, name, emptyOK) }
+	dir := func(what string, emptyOK bool) func(string) error {
+		return func(v string) error { return absPath(v, what, emptyOK) }
 	}
-	line := func(name string) func(string) error { return func(v string) error { return oneLine(v, name) } }
-	password := str("password_protection_password",
-		func(w *remote.Webapp) *string { return &w.PasswordProtectionPassword }, line("the password"))
+	line := func(what string) func(string) error { return func(v string) error { return oneLine(v, what) } }
+	password := str("password_protection_password", func(w *W) *string { return &w.PasswordProtectionPassword },
+		func(p *P) **string { return &p.PasswordProtectionPassword }, line("the password"))
 	password.mode = 0o600
-	return []field[remote.Webapp]{
+	return []webappField{
 		{name: "python_version", mode: 0o644,
-			show: func(w remote.Webapp) string { return w.PythonVersion },
-			set: func(w *remote.Webapp, v string) error {
+			show: func(w W) string { return w.PythonVersion },
+			set: func(w *W, v string) error {
 				pv, err := parseVersion(v)
 				w.PythonVersion = pv
 				return err
-			}},
-		str("source_directory", func(w *remote.Webapp) *string { return &w.SourceDirectory }, dir("source_directory", false)),
-		str("working_directory", func(w *remote.Webapp) *string { return &w.WorkingDirectory }, dir("working_directory", false)),
-		str("virtualenv_path", func(w *remote.Webapp) *string { return &w.VirtualenvPath }, dir("virtualenv_path", true)),
-		boolean("force_https", func(w *remote.Webapp) *bool { return &w.ForceHTTPS }),
-		boolean("password_protection_enabled", func(w *remote.Webapp) *bool { return &w.PasswordProtectionEnabled }),
-		str("password_protection_username", func(w *remote.Webapp) *string { return &w.PasswordProtectionUsername }, line("the user name")),
+			},
+			patch: func(p *P, w *W) { p.PythonVersion = &w.PythonVersion }},
+		str("source_directory", func(w *W) *string { return &w.SourceDirectory },
+			func(p *P) **string { return &p.SourceDirectory }, dir("source_directory", false)),
+		str("working_directory", func(w *W) *string { return &w.WorkingDirectory },
+			func(p *P) **string { return &p.WorkingDirectory }, dir("working_directory", false)),
+		str("virtualenv_path", func(w *W) *string { return &w.VirtualenvPath },
+			func(p *P) **string { return &p.VirtualenvPath }, dir("virtualenv_path", true)),
+		boolean("force_https", func(w *W) *bool { return &w.ForceHTTPS },
+			func(p *P) **bool { return &p.ForceHTTPS }),
+		boolean("password_protection_enabled", func(w *W) *bool { return &w.PasswordProtectionEnabled },
+			func(p *P) **bool { return &p.PasswordProtectionEnabled }),
+		str("password_protection_username", func(w *W) *string { return &w.PasswordProtectionUsername },
+			func(p *P) **string { return &p.PasswordProtectionUsername }, line("the user name")),
 		password,
+		// enabled has no PATCH member: updateWebapp enables or disables
+		// the site through its own endpoint.
 		{name: "enabled", mode: 0o644,
-			show: func(w remote.Webapp) string {
+			show: func(w W) string {
 				if w.Enabled == nil {
 					return "unknown" // the API may not say
 				}
 				return formatBool(*w.Enabled)
 			},
-			set: func(w *remote.Webapp, v string) error {
+			set: func(w *W, v string) error {
 				b, err := parseBool(v)
 				w.Enabled = &b
 				return err
@@ -88,7 +107,7 @@ func (c *Control) checkWebapp(ctx context.Context, cur remote.Webapp, d *remote.
 	if d.PythonVersion == cur.PythonVersion && !written["python_version"] {
 		return nil
 	}
-	ch, err := c.settings["python3_version"].cell.get(ctx)
+	ch, err := c.python3.cell.get(ctx)
 	if err != nil {
 		return nil // the API will say
 	}
@@ -96,35 +115,11 @@ func (c *Control) checkWebapp(ctx context.Context, cur remote.Webapp, d *remote.
 }
 
 // updateWebapp sends the configuration fields in one PATCH, then enables or
-// disables the site (its own endpoint). If that fails, the PATCH is undone,
-// so that a config.json write is applied whole or not at all.
-func (c *Control) updateWebapp(ctx context.Context, domain string, cur, d remote.Webapp, names []string) (remote.Webapp, error) {
-	var p, undo remote.WebappPatch
-	patched, toggle := false, false
-	for _, n := range names {
-		switch n {
-		case "enabled":
-			toggle = true
-			continue
-		case "python_version":
-			p.PythonVersion, undo.PythonVersion = &d.PythonVersion, &cur.PythonVersion
-		case "source_directory":
-			p.SourceDirectory, undo.SourceDirectory = &d.SourceDirectory, &cur.SourceDirectory
-		case "working_directory":
-			p.WorkingDirectory, undo.WorkingDirectory = &d.WorkingDirectory, &cur.WorkingDirectory
-		case "virtualenv_path":
-			p.VirtualenvPath, undo.VirtualenvPath = &d.VirtualenvPath, &cur.VirtualenvPath
-		case "force_https":
-			p.ForceHTTPS, undo.ForceHTTPS = &d.ForceHTTPS, &cur.ForceHTTPS
-		case "password_protection_enabled":
-			p.PasswordProtectionEnabled, undo.PasswordProtectionEnabled = &d.PasswordProtectionEnabled, &cur.PasswordProtectionEnabled
-		case "password_protection_username":
-			p.PasswordProtectionUsername, undo.PasswordProtectionUsername = &d.PasswordProtectionUsername, &cur.PasswordProtectionUsername
-		case "password_protection_password":
-			p.PasswordProtectionPassword, undo.PasswordProtectionPassword = &d.PasswordProtectionPassword, &cur.PasswordProtectionPassword
-		}
-		patched = true
-	}
+// disables the site (its own endpoint: the only field without a PATCH
+// member). If that fails, the PATCH is undone, so that a config.json write
+// is applied whole or not at all.
+func (c *Control) updateWebapp(ctx context.Context, domain string, cur, d remote.Webapp, p remote.WebappPatch, names []string) (remote.Webapp, error) {
+	undo, patched, toggle := c.webapps.patchOf(&cur, names)
 	out := cur
 	if patched {
 		w, err := c.client.UpdateWebapp(ctx, domain, p)

@@ -14,16 +14,16 @@ import (
 
 // webappsDir lists the web apps; mkdir creates one with the account's
 // default Python 3 version, rmdir deletes one (its code stays).
-func (c *Control) webappsDir() *dirNode {
+func (c *Control) webappsDir() *Dir {
 	k := c.webapps
-	d := c.newDir("webapps", func(ctx context.Context) ([]entry, error) {
+	d := c.newDir("webapps", func(ctx context.Context) ([]Entry, error) {
 		list, err := k.cache.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]entry, 0, len(list))
+		out := make([]Entry, 0, len(list))
 		for _, domain := range k.cache.keys(list) {
-			out = append(out, dirEntry(domain, "webapps/"+domain, func() *dirNode { return c.webappDir(domain) }))
+			out = append(out, dirEntry(domain, "webapps/"+domain, func() *Dir { return c.webappDir(domain) }))
 		}
 		return out, nil
 	})
@@ -44,7 +44,7 @@ func (c *Control) webappsDir() *dirNode {
 // is fetched alone (webapps/{domain}/, another family than the list's).
 func (c *Control) createWebapp(ctx context.Context, domain string) error {
 	version := ""
-	if ch, err := c.settings["python3_version"].cell.get(ctx); err == nil {
+	if ch, err := c.python3.cell.get(ctx); err == nil {
 		version = ch.Current
 	}
 	if version == "" {
@@ -64,18 +64,18 @@ func (c *Control) createWebapp(ctx context.Context, domain string) error {
 }
 
 // webappDir is one web app's folder.
-func (c *Control) webappDir(domain string) *dirNode {
+func (c *Control) webappDir(domain string) *Dir {
 	k := c.webapps
 	path := "webapps/" + domain
-	ents := []entry{
+	ents := []Entry{
 		c.fileEntry("config.json", path+"/config.json", withMode(k.jsonFile(domain), 0o600)),
-		c.fileEntry("reload", path+"/reload", file{mode: 0o200, policy: triggerPolicy,
+		c.fileEntry("reload", path+"/reload", file{mode: 0o200, write: triggerPolicy{},
 			put: func(ctx context.Context, _ []byte) error { return c.reload(ctx, domain, "reload") }}),
 		c.staticLink("wsgi.py", path+"/wsgi.py", "../../files"+wsgiPath(domain)),
-		dirEntry("logs", path+"/logs", func() *dirNode { return c.logsDir(domain) }),
-		dirEntry("ssl", path+"/ssl", func() *dirNode { return c.sslDir(domain) }),
-		dirEntry("static_files", path+"/static_files", func() *dirNode { return c.staticFiles(domain).dirNode() }),
-		dirEntry("static_headers", path+"/static_headers", func() *dirNode { return c.staticHeaders(domain).dirNode() }),
+		dirEntry("logs", path+"/logs", func() *Dir { return c.logsDir(domain) }),
+		dirEntry("ssl", path+"/ssl", func() *Dir { return c.sslDir(domain) }),
+		dirEntry("static_files", path+"/static_files", func() *Dir { return c.staticFiles(domain).dir() }),
+		dirEntry("static_headers", path+"/static_headers", func() *Dir { return c.staticHeaders(domain).dir() }),
 	}
 	ents = append(ents, k.fieldEntries(domain, path)...)
 	d := c.newDir(path, staticList(ents...))
@@ -92,9 +92,9 @@ func withMode(f file, mode uint32) file {
 }
 
 // logsDir links to the web app's logs in files/.
-func (c *Control) logsDir(domain string) *dirNode {
+func (c *Control) logsDir(domain string) *Dir {
 	path := "webapps/" + domain + "/logs"
-	var ents []entry
+	var ents []Entry
 	for _, kind := range []string{"access", "error", "server"} {
 		ents = append(ents, c.staticLink(kind+".log", path+"/"+kind+".log",
 			"../../../files/var/log/"+domain+"."+kind+".log"))

@@ -187,7 +187,7 @@ func TestReadmeDemo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pa") // does not exist yet: pafs creates it
 	var log bytes.Buffer
 	cmd := exec.Command("go", "run", ".", "mount", "--demo", dir)
-	cmd.Dir = ".."
+	cmd.Dir = mounttest.ModuleRoot(t)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

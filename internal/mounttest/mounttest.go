@@ -80,6 +80,18 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// ModuleRoot returns the directory of pafs's go.mod, where README.md's
+// commands (`go run . ...`) run.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		t.Fatalf("cannot find the module root (go env GOMOD: %q, %v)", gomod, err)
+	}
+	return filepath.Dir(gomod)
+}
+
 // Options configure a test mount.
 type Options struct {
 	Emulator emulator.Config // Token and Username are filled in if empty
