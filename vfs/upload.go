@@ -13,7 +13,8 @@ import (
 // writers are open: if pafs dies now, the next run uploads what is on disk.
 func (f *FS) holdUploadLocked(e *entry) error {
 	if e.op != 0 {
-		if ok, _ := f.q.Update(e.op, func(op *writeback.Op) { op.Held = true }); ok {
+		due := f.dueLocked(e) // an open with O_TRUNC changed it
+		if ok, _ := f.q.Update(e.op, func(op *writeback.Op) { op.Held, op.Deadline = true, due }); ok {
 			return nil
 		}
 		// In flight: its completion sees the writers and queues again.
