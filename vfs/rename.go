@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"syscall"
+	"time"
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/rpath"
@@ -137,6 +138,9 @@ func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 		f.ov.remove(ne)
 	}
 	ne.path, ne.remote, ne.tempNamed, ne.op = dst, dstRemote, f.local.match(dst), 0
+	if ne.tempNamed {
+		ne.due = time.Time{} // a temp name's deadline starts at its last close
+	}
 	f.ov.set(ne)
 	op := f.uploadOpLocked(ne, ne.writers > 0)
 	if srcRemote || srcOp != 0 {
