@@ -69,9 +69,9 @@ func TestCpRTreeWithTempNamesLandsAll(t *testing.T) {
 	equalCounts(t, "cp -r", mounttest.Delta(before, e.Counts()), map[string]int{"POST files/path": len(files)})
 }
 
-// fsync of a temp-named file by anyone but the process writing it (`sync
-// FILE`, or a reader) uploads it and returns once it is on the server.
-// (The writer's own fsync journals it locally: vim fsyncs its swap file at
+// fsync of a temp-named file through a read-only handle (`sync FILE`, or a
+// reader) uploads it and returns once it is on the server. (Through a
+// handle open for writing it journals it locally: vim fsyncs its swap file at
 // every pause; see docs/semantics.md.) Before the fix fsync returned 0 and
 // nothing was ever sent.
 func TestFsyncOfTempNamedFileUploads(t *testing.T) {
