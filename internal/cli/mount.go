@@ -102,7 +102,7 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	files, err := vfs.New(client, vfs.Options{
 		Home: "/home/" + c.username, CacheDir: cacheDir,
 		DirCacheTime: c.dirCacheTime, ContentTTL: c.cacheTTL, CacheMaxBytes: c.cacheMax,
-		WriteBack: c.writeBack, LocalOnly: c.localOnly, Workers: c.transfers,
+		WriteBack: c.writeBack, WriteBackMax: c.writeBackMax, TempDelay: c.tempDelay, LocalOnly: c.localOnly, Workers: c.transfers,
 		Logger:  m.log,
 		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },
 		Spare:   func() int { return client.Spare("files/path") },

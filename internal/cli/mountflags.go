@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/pafs/pafs/internal/vfs"
 )
 
 // mountConfig is everything `pafs mount` was told.
@@ -30,6 +32,8 @@ type mountConfig struct {
 	cacheDir     string
 	cacheMax     int64
 	writeBack    time.Duration
+	writeBackMax time.Duration
+	tempDelay    time.Duration
 	transfers    int
 	retries      int
 	timeout      time.Duration
@@ -64,10 +68,12 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.StringVar(&c.cacheDir, "cache-dir", "", "where file contents and the upload queue live (default $XDG_CACHE_HOME/pafs/USER@HOST)")
 	fl.String("cache-max-size", "5G", "evict cached (already uploaded) file contents beyond this size")
 	fl.DurationVar(&c.writeBack, "write-back", 2*time.Second, "delay between close and upload; 0 uploads during close and returns its error")
+	fl.DurationVar(&c.writeBackMax, "write-back-max", vfs.DefaultWriteBackMax, "upload a file that keeps being written (or stays open) at the latest this long after its first unsent change")
 	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")
 	fl.IntVar(&c.retries, "retries", 6, "retries of one request after a network error, a 5xx or a 429 (failed uploads are also requeued)")
 	fl.DurationVar(&c.timeout, "timeout", 30*time.Second, "a request the server makes no progress on for this long fails and is retried (no answer to a read, a download gone silent)")
-	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of file names that are never uploaded (editor temp files are built in)")
+	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
+	fl.DurationVar(&c.tempDelay, "temp-delay", vfs.DefaultTempDelay, "delay between close and upload for editors' temp, swap, lock and backup files (names like x~, .x.swp, #x#, 4913)")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")
 	fl.BoolVarP(&c.verbose, "verbose", "v", false, "log every API request")
@@ -127,8 +133,8 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 		}
 	}
 	c.options = kernel
-	if c.writeBack < 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 || c.timeout <= 0 {
-		return nil, errors.New("--write-back, --dir-cache-time, --rate-window and --timeout must be positive (write-back may be 0)")
+	if c.writeBack < 0 || c.writeBackMax <= 0 || c.tempDelay <= 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 || c.timeout <= 0 {
+		return nil, errors.New("--write-back, --write-back-max, --temp-delay, --dir-cache-time, --rate-window and --timeout must be positive (write-back may be 0)")
 	}
 	if c.username == "" {
 		c.username = os.Getenv("PA_USERNAME")

@@ -28,14 +28,24 @@ func seedEdit(t *testing.T, e *mounttest.Env) map[string]int {
 // Saving costs exactly one upload, and the server holds exactly what was saved.
 func checkOneSave(t *testing.T, e *mounttest.Env, editor string, before map[string]int, want string) {
 	t.Helper()
+	checkSave(t, e, editor, before, want, nil)
+}
+
+// checkSave: the server holds exactly what was saved, plus the files the
+// editor kept (a backup), one upload each.
+func checkSave(t *testing.T, e *mounttest.Env, editor string, before map[string]int, want string, kept map[string]string) {
+	t.Helper()
 	if got := readFile(t, filepath.Join(e.Home, "app.py")); got != want {
 		t.Fatalf("%s: local file reads %q", editor, got)
 	}
 	waitRemote(t, e, "app.py", want)
+	for rel, data := range kept {
+		waitRemote(t, e, rel, data)
+	}
 	e.WaitIdle()
-	equalCounts(t, editor+" save", mounttest.Delta(before, e.Counts()), map[string]int{"POST files/path": 1})
+	equalCounts(t, editor+" save", mounttest.Delta(before, e.Counts()), map[string]int{"POST files/path": 1 + len(kept)})
 	for p := range e.Emu.Files("/home/alice") {
-		if p != "/home/alice/app.py" {
+		if _, ok := kept[strings.TrimPrefix(p, "/home/alice/")]; p != "/home/alice/app.py" && !ok {
 			t.Errorf("%s left %s on the server", editor, p)
 		}
 	}
@@ -70,16 +80,20 @@ func TestNanoSave(t *testing.T) {
 			t.Skip(tool + " not installed")
 		}
 	}
-	e := start(t)
+	// The lock file nano keeps while it runs (.app.py.swp, closed) is
+	// deleted before the temp delay is out: it costs nothing.
+	e := start(t, "--temp-delay", "8s")
 	before := seedEdit(t, e)
 	// nano runs in a pseudo-terminal made by script(1). Keys are paced so
 	// that nano, which drops typeahead while it starts, sees each of them:
 	// ^\ replace hello' with goodbye' (All), ^O write (Enter), ^X exit; -B
-	// makes nano write a backup file app.py~, which must stay local.
+	// makes nano write a backup file app.py~, which it keeps: after the
+	// temp delay, it is on the server too (a file still there once its
+	// editor is done with it is a real file).
 	keys := `sleep 1; printf '\034'; sleep .3; printf "hello'\r"; sleep .3; printf "goodbye'\r"; sleep .3; ` +
 		`printf A; sleep .3; printf '\017'; sleep .3; printf '\r'; sleep .5; printf '\030'; sleep .5`
 	e.MustSh(e.Home, "("+keys+") | TERM=xterm script -qec 'nano -B app.py' /dev/null >/dev/null")
-	checkOneSave(t, e, "nano", before, edited)
+	checkSave(t, e, "nano", before, edited, map[string]string{"app.py~": original})
 }
 
 func TestEmacsSave(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/internal/rpath"
@@ -84,7 +85,7 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 	if f.ov.get(op.Path) != e || e.op != op.ID {
 		return nil
 	}
-	e.op, e.remote = 0, true
+	e.op, e.remote, e.due = 0, true, time.Time{}
 	if it.MarkClean(gen) {
 		if e.writers == 0 {
 			f.dropLocked(e)
@@ -202,7 +203,7 @@ func (f *FS) recover(ops []writeback.Op) {
 				f.q.Cancel(op.ID)
 				continue
 			}
-			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID})
+			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID, tempNamed: f.local.match(op.Path)})
 		case writeback.Delete:
 			// The journal does not say whether a file or a directory was
 			// deleted: take it for a directory, whose delete a new file of

@@ -46,7 +46,7 @@ type Options struct {
 	ContentTTL    time.Duration // cached content lifetime (default DirCacheTime)
 	CacheMaxBytes int64         // clean content beyond this is evicted (default 5 GiB)
 	WriteBack     time.Duration // delay before an upload; 0 uploads on close, synchronously
-	LocalOnly     []string      // extra patterns of names that never leave this machine
+	LocalOnly     []string      // extra patterns of temp names (see TempDelay)
 	Workers       int           // uploads and deletes in flight at once (default 4)
 	Logger        *slog.Logger
 	Now           func() time.Time
@@ -56,6 +56,12 @@ type Options struct {
 	Spare func() int
 	// OnError, if set, hears about failures worth showing in the status file.
 	OnError func(op, path string, err error)
+	// TempDelay is how long the upload of a file named like an editor's
+	// temp file waits after its last close (default DefaultTempDelay).
+	// WriteBackMax bounds how long an upload of a file that keeps being
+	// written is pushed back (default DefaultWriteBackMax). Neither is ever
+	// shorter than WriteBack.
+	TempDelay, WriteBackMax time.Duration
 }
 
 // FS is the files/ tree.
@@ -100,6 +106,14 @@ func New(r Remote, o Options) (*FS, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.TempDelay <= 0 {
+		o.TempDelay = DefaultTempDelay
+	}
+	if o.WriteBackMax <= 0 {
+		o.WriteBackMax = DefaultWriteBackMax
+	}
+	o.TempDelay = max(o.TempDelay, o.WriteBack)
+	o.WriteBackMax = max(o.WriteBackMax, o.WriteBack)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -43,8 +43,6 @@ func (f *FS) removeFileLocked(p string) (uint64, error) {
 		keep.Ref()
 		defer keep.Release()
 		switch {
-		case e.localOnly:
-			remoteHas = false
 		case e.remote:
 			pending = e.op
 		default:

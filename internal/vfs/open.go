@@ -166,7 +166,7 @@ func (f *FS) openWrite(ctx context.Context, p string, flags int) (*Handle, error
 		it.Release()
 		return f.newWriterLocked(e, trunc, flags)
 	}
-	e := &entry{path: p, kind: kFile, item: it, remote: true, localOnly: f.local.match(p)}
+	e := &entry{path: p, kind: kFile, item: it, remote: true, tempNamed: f.local.match(p)}
 	f.ov.set(e)
 	it.Ref() // the handle's; the overlay keeps the one we got
 	e.writers++
@@ -245,7 +245,7 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 	if err != nil {
 		return nil, Attr{}, syscall.EIO
 	}
-	e := &entry{path: p, kind: kFile, item: it, remote: remoteHas, localOnly: f.local.match(p)}
+	e := &entry{path: p, kind: kFile, item: it, remote: remoteHas, tempNamed: f.local.match(p)}
 	f.ov.set(e)
 	f.meta.UpdateAttr(p, func(a *cache.Attr) {
 		a.Size, a.Mode, a.Mtime, a.Atime = 0, mode&0o7777, f.o.Now(), f.o.Now()
@@ -255,7 +255,7 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 	if err := f.holdUploadLocked(e); err != nil {
 		return nil, Attr{}, err
 	}
-	if obsolete != 0 && !e.localOnly && f.q.Cancel(obsolete) {
+	if obsolete != 0 && f.q.Cancel(obsolete) {
 		// The delete never went out: the upload will simply overwrite. (It
 		// is cancelled only now that the upload is journalled.)
 		old.op = 0
@@ -286,9 +286,9 @@ func (h *Handle) Write(p []byte, off int64) (int, error) {
 		return n, syscall.EIO
 	}
 	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
 	h.f.touchLocked(h.e.path, -1)
-	h.f.mu.Unlock()
-	return n, nil
+	return n, h.f.wroteLocked(h.e)
 }
 
 // Truncate sets the file's size through the handle.
@@ -300,9 +300,9 @@ func (h *Handle) Truncate(size int64) error {
 		return syscall.EIO
 	}
 	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
 	h.f.touchLocked(h.e.path, size)
-	h.f.mu.Unlock()
-	return nil
+	return h.f.wroteLocked(h.e)
 }
 
 // Size returns the file's current size as this handle sees it.
@@ -318,20 +318,35 @@ func (h *Handle) Path() string { return h.item.Path() }
 func (h *Handle) Writable() bool { return h.e != nil }
 
 // Flush is called on every close(2). With write-back off it uploads now and
-// returns the upload's error to close.
+// returns the upload's error to close (a temp-named file excepted: see
+// Fsync).
 func (h *Handle) Flush(ctx context.Context) error {
 	if h.e == nil || h.f.o.WriteBack > 0 {
 		return nil
 	}
-	return h.f.syncUpload(ctx, h.e)
+	return h.f.syncUpload(ctx, h.e, true)
 }
 
-// Fsync uploads now and waits for the server's answer.
+// Fsync uploads the file's pending data now and waits for the server's
+// answer. Through a read-only handle too: `sync FILE` opens the file
+// read-only, and fsync still means "make this file durable".
+//
+// The writer of a temp-named file is the exception: its data is journalled
+// already (kill -9 keeps it) and goes after the temp delay if the file is
+// still there. vim fsyncs its swap file whenever the user pauses; uploading
+// it each time (and deleting it when vim quits) would spend the rate budget
+// of every editing session on a file nobody reads.
 func (h *Handle) Fsync(ctx context.Context) error {
-	if h.e == nil {
-		return nil
+	if h.e != nil {
+		return h.f.syncUpload(ctx, h.e, true)
 	}
-	return h.f.syncUpload(ctx, h.e)
+	h.f.mu.Lock()
+	e := h.f.ov.get(h.item.Path())
+	h.f.mu.Unlock()
+	if e == nil || e.kind != kFile {
+		return nil // nothing pending
+	}
+	return h.f.syncUpload(ctx, e, false)
 }
 
 // Release closes the handle; the last writer's close queues the upload.

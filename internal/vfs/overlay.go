@@ -1,6 +1,8 @@
 package vfs
 
 import (
+	"time"
+
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/internal/rpath"
 )
@@ -24,7 +26,8 @@ type entry struct {
 	remote    bool        // the server may hold something at path, so removing it needs a request
 	isDir     bool        // kGone: what was deleted was a directory
 	writers   int         // kFile: open handles that may write
-	localOnly bool        // kFile: an editor's temp, swap or backup file; never uploaded
+	tempNamed bool        // kFile: named like an editor's temp, swap or backup file; its upload waits longer
+	due       time.Time   // kFile: when its unsent data goes at the latest (the op's Deadline); zero if not armed
 	detached  bool        // no longer in the overlay (renamed over, removed)
 	// kDir: the queued delete of what was at this path before the directory
 	// was created here (0 if none). Should the directory go again before

@@ -3,9 +3,11 @@ package vfs
 import (
 	"context"
 	"syscall"
+	"time"
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/internal/rpath"
+	"github.com/pafs/pafs/internal/writeback"
 )
 
 // Rename flags (renameat2).
@@ -47,7 +49,7 @@ func (f *FS) Rename(ctx context.Context, oldDir, oldName, newDir, newName string
 	case err != nil && err != syscall.ENOENT:
 		return err
 	}
-	it, err := f.renameSource(ctx, src, f.local.match(dst))
+	it, err := f.renameSource(ctx, src)
 	if err != nil {
 		return err
 	}
@@ -62,10 +64,11 @@ func (f *FS) Rename(ctx context.Context, oldDir, oldName, newDir, newName string
 	return f.afterChange(ctx, id)
 }
 
-// renameSource returns the content of src, fetching it if it is not local. A
-// rename to an editor's backup name accepts a stale copy: only this machine
-// will ever read it.
-func (f *FS) renameSource(ctx context.Context, src string, toLocalOnly bool) (*cache.Item, error) {
+// renameSource returns the content of src, fetching it if it is not local.
+// (Also for a rename to an editor's backup name: that file is uploaded if
+// the editor keeps it, and src deleted, so a stale copy would lose what the
+// server holds.)
+func (f *FS) renameSource(ctx context.Context, src string) (*cache.Item, error) {
 	f.mu.Lock()
 	if e := f.ov.get(src); e != nil && e.kind == kFile {
 		e.item.Ref()
@@ -73,12 +76,6 @@ func (f *FS) renameSource(ctx context.Context, src string, toLocalOnly bool) (*c
 		return e.item, nil
 	}
 	f.mu.Unlock()
-	if toLocalOnly {
-		if it, ok := f.content.Peek(src); ok && it.WaitComplete() == nil {
-			it.Ref()
-			return it, nil
-		}
-	}
 	it, err := f.fetch(ctx, src)
 	if err != nil {
 		return nil, err
@@ -91,15 +88,19 @@ func (f *FS) renameSource(ctx context.Context, src string, toLocalOnly bool) (*c
 }
 
 // moveLocked moves the content it from src to dst in the overlay and queues
-// what the server needs. It returns the op to wait for with write-back off.
+// what the server needs. It returns the op to wait for with write-back off
+// (none for a temp name: its upload waits its delay, see delayLocked).
 //
-// Two rules keep the queue right (docs/reliability.md):
+// Three rules keep the queue right (docs/reliability.md):
 //   - dst gets an upload of its own, queued now, after whatever is already
 //     queued or in flight for dst (a delete of an older dst must land before
 //     it, never after); src's pending upload is cancelled, not retargeted.
 //   - an op made useless by the move is cancelled only once the move's own
 //     ops are journalled: a crash in between leaves both (and recovery sorts
 //     them out), never neither.
+//   - the upload and src's delete are recovered as one: the upload is
+//     journalled marked with src (writeback.Op.From) until the delete is,
+//     and the next run journals the delete if this one died in between.
 func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 	se := f.ov.get(src)
 	if se != nil && (se.kind != kFile || se.item != it) {
@@ -136,21 +137,28 @@ func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 		srcRemote, srcOp = se.remote, se.op
 		f.ov.remove(ne)
 	}
-	ne.path, ne.remote, ne.localOnly, ne.op = dst, dstRemote, f.local.match(dst), 0
+	ne.path, ne.remote, ne.tempNamed, ne.op = dst, dstRemote, f.local.match(dst), 0
+	if ne.tempNamed {
+		ne.due = time.Time{} // a temp name's deadline starts at its last close
+	}
 	f.ov.set(ne)
-	var id uint64
-	if !ne.localOnly {
-		if err := f.addUploadLocked(ne, ne.writers > 0); err != nil {
-			return 0, err
-		}
-		id = ne.op
+	op := f.uploadOpLocked(ne, ne.writers > 0)
+	if srcRemote || srcOp != 0 {
+		op.From = src // src's delete may follow
+	}
+	if err := f.queueUploadLocked(ne, op); err != nil {
+		return 0, err
+	}
+	id := ne.op
+	if op.From != "" {
+		defer f.q.Update(id, func(op *writeback.Op) { op.From = "" })
 	}
 	if srcOp != 0 && !srcRemote {
 		// src never reached the server, unless this upload is under way.
 		srcRemote = !f.q.Cancel(srcOp)
 		srcOp = 0
 	}
-	if srcRemote && !f.local.match(src) {
+	if srcRemote {
 		// Deleted only once dst's upload is done: the data is never absent
 		// from the server.
 		if _, err := f.tombstoneLocked(src, false, id); err != nil {
@@ -165,5 +173,8 @@ func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 	}
 	srcDir, _ := rpath.Split(src)
 	f.ensureDirsLocked(srcDir)
+	if ne.tempNamed {
+		return 0, nil
+	}
 	return id, nil
 }

@@ -37,6 +37,17 @@ type Op struct {
 	Permanent bool      `json:"permanent,omitempty"` // the last error will not go away by retrying
 	LastTry   time.Time `json:"last_try,omitempty"`
 	Created   time.Time `json:"created"`
+
+	// From, on an upload, is the path the file was renamed from while the
+	// delete of that path is being journalled: the op does not start, and if
+	// the run dies before the delete is written, the next Open writes it (a
+	// rename is an upload and a delete; a crash must leave both or neither).
+	// The renamer clears it once the delete is journalled.
+	From string `json:"from,omitempty"`
+	// Deadline, if set, is when the op runs at the latest, held or pushed
+	// back (NotBefore) or not: the maximum write-back delay of a file that
+	// keeps being written.
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // overlaps reports whether two ops touch the same part of the tree, in which

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/pafs/pafs/internal/rpath"
 )
 
 // Executor carries out one op against the server. An error leaves the op
@@ -93,6 +95,7 @@ func Open(o Options) (*Queue, []Op, []error) {
 	}
 	q := &Queue{o: o, j: j, entries: map[uint64]*entry{}, nextID: 1, kick: make(chan struct{}, 1)}
 	ops, errs := j.load()
+	ops, errs = completeRenames(j, ops, errs, o.Now())
 	var recovered []Op
 	inflight := 0
 	for _, op := range ops {
@@ -115,6 +118,49 @@ func Open(o Options) (*Queue, []Op, []error) {
 			"ops", inflight, "wait", o.Settle)
 	}
 	return q, recovered, errs
+}
+
+// completeRenames finishes the renames a run died in the middle of: an
+// upload still marked with the path it was renamed from (Op.From) had its
+// delete of that path not yet journalled, unless a later op touches that
+// path. The delete is journalled now, after the upload, so that the server
+// ends with the rename done (new name there, old name gone) rather than
+// with both names.
+func completeRenames(j *journal, ops []*Op, errs []error, now time.Time) ([]*Op, []error) {
+	var added []*Op
+	next := uint64(1)
+	if len(ops) > 0 {
+		next = ops[len(ops)-1].ID + 1
+	}
+	for i, op := range ops {
+		if op.From == "" {
+			continue
+		}
+		followed := false
+		for _, later := range ops[i+1:] {
+			if rpath.Overlaps(later.Path, op.From) {
+				followed = true
+				break
+			}
+		}
+		if !followed {
+			del := &Op{ID: next, Kind: Delete, Path: op.From, After: []uint64{op.ID}, NotBefore: now, Created: now}
+			if err := j.write(del); err != nil {
+				// The mark stays in the journal, so the next Open tries
+				// again; this run uploads meanwhile.
+				errs = append(errs, fmt.Errorf("upload queue: completing the rename %s → %s: %w", op.From, op.Path, err))
+				op.From = ""
+				continue
+			}
+			next++
+			added = append(added, del)
+		}
+		op.From = ""
+		if err := j.write(op); err != nil {
+			errs = append(errs, fmt.Errorf("upload queue: %s: %w", op.Path, err))
+		}
+	}
+	return append(ops, added...), errs
 }
 
 // Start runs the scheduler until Close.

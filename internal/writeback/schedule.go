@@ -47,12 +47,16 @@ func (q *Queue) startEligible(ctx context.Context) time.Time {
 		if q.running >= q.o.Workers {
 			break
 		}
-		if e.inflight || e.op.Held {
+		if e.inflight || e.op.From != "" {
 			continue
 		}
-		if e.op.NotBefore.After(now) {
-			if next.IsZero() || e.op.NotBefore.Before(next) {
-				next = e.op.NotBefore
+		due, ok := e.op.due()
+		if !ok {
+			continue // held, with no deadline
+		}
+		if due.After(now) {
+			if next.IsZero() || due.Before(next) {
+				next = due
 			}
 			continue
 		}
@@ -65,6 +69,19 @@ func (q *Queue) startEligible(ctx context.Context) time.Time {
 		go q.run(ctx, e)
 	}
 	return next
+}
+
+// due is when op may start: its NotBefore unless held, its Deadline if that
+// comes first. ok is false if it waits for something else (held, no
+// deadline).
+func (o *Op) due() (t time.Time, ok bool) {
+	if !o.Held {
+		t, ok = o.NotBefore, true
+	}
+	if !o.Deadline.IsZero() && (!ok || o.Deadline.Before(t)) {
+		t, ok = o.Deadline, true
+	}
+	return t, ok
 }
 
 // blockedLocked reports whether the op at position i must wait: for an
