@@ -37,6 +37,12 @@ type Op struct {
 	Permanent bool      `json:"permanent,omitempty"` // the last error will not go away by retrying
 	LastTry   time.Time `json:"last_try,omitempty"`
 	Created   time.Time `json:"created"`
+
+	// Dir marks the delete of a directory; Deleted lists, relative to Path,
+	// what was deleted inside it here. The API's delete is recursive, so the
+	// directory goes whole only if a fresh listing finds nothing else in it.
+	Dir     bool     `json:"dir,omitempty"`
+	Deleted []string `json:"deleted,omitempty"`
 }
 
 // overlaps reports whether two ops touch the same part of the tree, in which
