@@ -98,6 +98,8 @@ func TestMkdirRmdir(t *testing.T) {
 	if out := e.MustRun(e.Home, "ls", "-A", "empty"); out != "" {
 		t.Errorf("new dir lists %q", out)
 	}
+	e.WaitIdle() // the mkdirs
+	before := e.Counts()
 	err := os.Remove(filepath.Join(e.Home, "full"))
 	if !errors.Is(err, syscall.ENOTEMPTY) {
 		t.Errorf("rmdir full: %v, want ENOTEMPTY", err)
@@ -106,6 +108,9 @@ func TestMkdirRmdir(t *testing.T) {
 		t.Errorf("rmdir full: exit %d %q", code, out)
 	}
 	e.WaitIdle()
+	// The first rmdir lists full; the second finds the listing in the
+	// cache showing a file, and asks nothing.
+	equalCounts(t, "rmdir full twice", mounttest.Delta(before, e.Counts()), map[string]int{"GET files/path": 1})
 	if _, ok := remote(e, "full/keep.txt"); !ok {
 		t.Fatal("rmdir of a non-empty directory deleted its content")
 	}
@@ -117,8 +122,12 @@ func TestMkdirRmdir(t *testing.T) {
 	if _, ok := remote(e, "empty/.pafs-keep"); ok {
 		t.Error("mkdir placeholder left behind")
 	}
+	before = e.Counts()
 	e.MustRun(e.Home, "rmdir", "a/b/c", "a/b", "a", "empty")
 	e.WaitIdle()
+	// Each rmdir lists its directory afresh (4); the deletes, a (covering
+	// a/b and a/b/c) and empty, list their trees again first (3 + 1).
+	equalCounts(t, "rmdir", mounttest.Delta(before, e.Counts()), map[string]int{"GET files/path": 8, "DELETE files/path": 2})
 	if e.Emu.Exists("/home/alice/a") || e.Emu.Exists("/home/alice/empty") {
 		t.Error("rmdir did not delete on the server")
 	}

@@ -109,7 +109,7 @@ func (f *FS) Mkdir(ctx context.Context, dir, name string, mode uint32) (Attr, er
 // recursive, so emptiness is checked here first against a listing fetched
 // now (ENOTEMPTY, nothing deleted): a cached one may be --dir-cache-time
 // old and miss a file added on the server since. The delete itself checks
-// again when it runs (execDirDelete).
+// again when it runs (execDirDelete), for what is added after this.
 func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 	p := rpath.Join(dir, name)
 	if f.isKnownDir(p) {
@@ -130,7 +130,16 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 	if !local {
 		// A directory made here holds on the server only what this mount
 		// put there (the delete's own check covers anything else); any
-		// other costs one listing.
+		// other costs one listing, unless the cached one shows it is not
+		// empty (git tries rmdir on every parent of a file it removes).
+		if l, ok := f.meta.Listing(p); ok {
+			f.mu.Lock()
+			full := !f.emptyLocked(p, l, f.seq)
+			f.mu.Unlock()
+			if full {
+				return syscall.ENOTEMPTY
+			}
+		}
 		server, asOf, err = f.freshListing(ctx, p)
 		if err != nil && err != syscall.ENOENT {
 			return err
