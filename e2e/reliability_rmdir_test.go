@@ -349,3 +349,25 @@ func rmdirRound(t *testing.T, r *rig, rng *rand.Rand, root string) {
 		}
 	}
 }
+
+// What a directory's delete may take is journalled with it: after kill -9
+// and a remount, the recovered delete still deletes only what rm removed,
+// and keeps a file added on the server meanwhile.
+func TestCrashKeepsWhatADirectoryDeleteMayTake(t *testing.T) {
+	r := startRig(t, rigOptions{Parallel: true, Args: []string{"--write-back", "1h"}})
+	r.emu.WriteFile(r.remotePath("junk/a.txt"), []byte("a\n"))
+	r.emu.WriteFile(r.remotePath("junk/sub/b.txt"), []byte("b\n"))
+	r.MustSh(r.Home, "rm -r junk")
+	r.Kill()
+	r.emu.WriteFile(r.remotePath("junk/sub/late.txt"), []byte("made elsewhere\n"))
+	r.Remount()
+	r.Stop() // uploads what is queued
+	if got, _ := r.emu.ReadFile(r.remotePath("junk/sub/late.txt")); string(got) != "made elsewhere\n" {
+		t.Fatalf("the file added on the server: %q\njournal:\n%s", got, journalDump(r.CacheDir))
+	}
+	for _, rel := range []string{"junk/a.txt", "junk/sub/b.txt"} {
+		if r.emu.Exists(r.remotePath(rel)) {
+			t.Errorf("%s, removed by rm -r, is still on the server", rel)
+		}
+	}
+}
