@@ -164,9 +164,9 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 
 // emptyLocked reports whether directory p shows nothing: the server's
 // entries (server, patched with what completed since asOf; without one,
-// the listing a directory made here keeps) with this mount's changes applied. It runs
-// under the same lock as the removal, so that nothing completing between
-// the check and the removal slips through.
+// the listing a directory made here keeps) with this mount's changes
+// applied. It runs under the same lock as the removal, so that nothing
+// completing between the check and the removal slips through.
 func (f *FS) emptyLocked(p string, server *cache.Listing, asOf uint64) bool {
 	ents := map[string]bool{}
 	if server != nil {
