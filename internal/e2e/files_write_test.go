@@ -98,6 +98,8 @@ func TestMkdirRmdir(t *testing.T) {
 	if out := e.MustRun(e.Home, "ls", "-A", "empty"); out != "" {
 		t.Errorf("new dir lists %q", out)
 	}
+	e.WaitIdle() // the mkdirs
+	before := e.Counts()
 	err := os.Remove(filepath.Join(e.Home, "full"))
 	if !errors.Is(err, syscall.ENOTEMPTY) {
 		t.Errorf("rmdir full: %v, want ENOTEMPTY", err)
@@ -106,6 +108,9 @@ func TestMkdirRmdir(t *testing.T) {
 		t.Errorf("rmdir full: exit %d %q", code, out)
 	}
 	e.WaitIdle()
+	// The first rmdir lists full; the second finds the listing in the
+	// cache showing a file, and asks nothing.
+	equalCounts(t, "rmdir full twice", mounttest.Delta(before, e.Counts()), map[string]int{"GET files/path": 1})
 	if _, ok := remote(e, "full/keep.txt"); !ok {
 		t.Fatal("rmdir of a non-empty directory deleted its content")
 	}
@@ -124,9 +129,15 @@ func TestMkdirRmdir(t *testing.T) {
 	}
 }
 
-// rm -r of a tree costs one recursive delete.
+// rm -r of a tree costs one recursive delete, and two listings per
+// directory: each rmdir lists its directory afresh (the API's delete is
+// recursive: a cached listing may miss a file added on the server since),
+// and the delete lists the tree again when it runs, for what was added
+// after the rmdir. The deletes rm queues collapse into one if rm is done
+// before the first of them is due (the write-back delay): rm's rmdirs now
+// wait for a listing each.
 func TestRmRIsOneDelete(t *testing.T) {
-	e := start(t)
+	e := start(t, "--write-back", "1s")
 	seedTree(e, "/home/alice/junk", 5, 6)
 	e.MustRun(e.Home, "ls", "-R", "junk")
 	before := e.Counts()
@@ -135,7 +146,7 @@ func TestRmRIsOneDelete(t *testing.T) {
 		t.Errorf("junk still there: %v", err)
 	}
 	e.WaitIdle()
-	equalCounts(t, "rm -r", mounttest.Delta(before, e.Counts()), map[string]int{"DELETE files/path": 1})
+	equalCounts(t, "rm -r", mounttest.Delta(before, e.Counts()), map[string]int{"GET files/path": 2 * 6, "DELETE files/path": 1})
 	if e.Emu.Exists("/home/alice/junk") {
 		t.Error("junk still on the server")
 	}

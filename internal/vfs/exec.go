@@ -117,22 +117,35 @@ func (f *FS) confirmLocked(p string, isDir bool) {
 }
 
 func (f *FS) execDelete(ctx context.Context, op writeback.Op) error {
+	if op.Dir {
+		return f.execDirDelete(ctx, op)
+	}
 	if err := f.r.Delete(ctx, op.Path); err != nil && !remote.IsNotFound(err) {
 		f.report("delete", op.Path, err)
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.recordLocked(op.Path, kGone, false)
-	f.sums.drop(op.Path, f.o.Now(), f.o.ContentTTL)
-	dir, name := rpath.Split(op.Path)
+	f.deletedLocked(op.Path)
+	f.deleteDoneLocked(op)
+	return nil
+}
+
+// deletedLocked records that the server no longer holds p.
+func (f *FS) deletedLocked(p string) {
+	f.recordLocked(p, kGone, false)
+	f.sums.drop(p, f.o.Now(), f.o.ContentTTL)
+	dir, name := rpath.Split(p)
 	f.meta.RemoveEntry(dir, name)
+}
+
+// deleteDoneLocked takes the finished delete op out of the overlay.
+func (f *FS) deleteDoneLocked(op writeback.Op) {
 	if e := f.ov.get(op.Path); e != nil && e.op == op.ID {
 		f.ov.remove(e)
 	} else if e != nil && e.gone == op.ID {
 		e.gone = 0
 	}
-	return nil
 }
 
 func (f *FS) execMkdir(ctx context.Context, op writeback.Op) error {

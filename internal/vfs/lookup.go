@@ -80,41 +80,8 @@ func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 		if l, ok := f.meta.Listing(dir); ok {
 			return l, nil
 		}
-		f.mu.Lock()
-		since := f.seq
-		f.mu.Unlock()
-		_, haveStale := f.meta.PeekListing(dir)
-		if haveStale && f.serverDown() {
-			if l, ok := f.staleListing(dir, nil); ok {
-				return l, nil
-			}
-		}
-		ctx, stop, cancel := f.askCtx(haveStale)
-		raw, err := f.r.ListDir(ctx, dir)
-		if stop() {
-			err = fmt.Errorf("list %s: %w", dir, errStaleWait)
-		}
-		cancel()
-		if err != nil {
-			if l, ok := f.staleListing(dir, err); ok {
-				return l, nil
-			}
-			return f.listingFailed(dir, err)
-		}
-		f.serverUp()
-		ents := make(map[string]bool, len(raw))
-		for name, de := range raw {
-			if validName(name) && name != keepName {
-				ents[name] = de.IsDir()
-			}
-		}
-		f.mu.Lock()
-		f.patchLocked(dir, ents, since)
-		f.mu.Unlock()
-		f.sums.keepListed(dir, ents)
-		l := &cache.Listing{Entries: ents, Fetched: f.o.Now()}
-		f.meta.PutListing(dir, l)
-		return l, nil
+		l, _, err := f.fetchListing(dir)
+		return l, err
 	})
 	if err != nil {
 		return nil, err
@@ -122,27 +89,88 @@ func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 	return v.(*cache.Listing), nil
 }
 
+// freshListing fetches dir's listing now, whatever the cache holds: for a
+// decision that a listing up to --dir-cache-time old cannot support. asOf
+// is the count of completions the listing is patched up to (see
+// patchLocked). When the server cannot be reached, it is the listing last
+// seen, like any listing.
+func (f *FS) freshListing(ctx context.Context, dir string) (l *cache.Listing, asOf uint64, err error) {
+	type fresh struct {
+		l    *cache.Listing
+		asOf uint64
+	}
+	v, err := f.wait(ctx, "F"+dir, func() (any, error) {
+		l, asOf, err := f.fetchListing(dir)
+		return fresh{l, asOf}, err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	r := v.(fresh)
+	return r.l, r.asOf, nil
+}
+
+// fetchListing asks the server for dir's listing and caches it.
+func (f *FS) fetchListing(dir string) (l *cache.Listing, asOf uint64, err error) {
+	f.mu.Lock()
+	since := f.seq
+	f.mu.Unlock()
+	_, haveStale := f.meta.PeekListing(dir)
+	if haveStale && f.serverDown() {
+		if l, ok := f.staleListing(dir, nil); ok {
+			return l, since, nil
+		}
+	}
+	ctx, stop, cancel := f.askCtx(haveStale)
+	raw, err := f.r.ListDir(ctx, dir)
+	if stop() {
+		err = fmt.Errorf("list %s: %w", dir, errStaleWait)
+	}
+	cancel()
+	if err != nil {
+		if l, ok := f.staleListing(dir, err); ok {
+			return l, since, nil
+		}
+		return f.listingFailed(dir, err)
+	}
+	f.serverUp()
+	ents := make(map[string]bool, len(raw))
+	for name, de := range raw {
+		if validName(name) && name != keepName {
+			ents[name] = de.IsDir()
+		}
+	}
+	f.mu.Lock()
+	f.patchLocked(dir, ents, since)
+	asOf = f.seq
+	f.mu.Unlock()
+	f.sums.keepListed(dir, ents)
+	l = &cache.Listing{Entries: ents, Fetched: f.o.Now()}
+	f.meta.PutListing(dir, l)
+	return l, asOf, nil
+}
+
 // listingFailed turns a failed listing into an answer: a missing directory is
 // forgotten; a directory the API refuses to list but that must exist (an
 // ancestor of the home directory) gets the entries pafs knows of.
-func (f *FS) listingFailed(dir string, err error) (any, error) {
+func (f *FS) listingFailed(dir string, err error) (*cache.Listing, uint64, error) {
 	errno := remote.Errno(err)
 	if errno == syscall.ENOENT {
 		parent, name := rpath.Split(dir)
 		if dir != "/" {
 			f.meta.RemoveEntry(parent, name)
 		}
-		return nil, syscall.ENOENT
+		return nil, 0, syscall.ENOENT
 	}
 	if errno == syscall.EACCES {
 		if ents := f.knownChildren(dir); ents != nil {
 			l := &cache.Listing{Entries: ents, Fetched: f.o.Now()}
 			f.meta.PutListing(dir, l)
-			return l, nil
+			return l, 0, nil
 		}
 	}
 	f.report("list", dir, err)
-	return nil, errno
+	return nil, 0, errno
 }
 
 // knownChildren lists, for the ancestors of the home directory and /var, the
@@ -182,8 +210,7 @@ func (f *FS) base(ctx context.Context, dir string) (map[string]bool, error) {
 		return map[string]bool{user: true}, nil
 	}
 	f.mu.Lock()
-	e := f.ov.get(dir)
-	localDir := e != nil && e.kind == kDir && !e.remote
+	localDir := f.localDirLocked(dir)
 	f.mu.Unlock()
 	if localDir {
 		if l, ok := f.meta.PeekListing(dir); ok {
@@ -196,6 +223,13 @@ func (f *FS) base(ctx context.Context, dir string) (map[string]bool, error) {
 		return nil, err
 	}
 	return l.Entries, nil
+}
+
+// localDirLocked reports whether dir is a directory made here that the
+// server does not have yet (as far as this mount knows).
+func (f *FS) localDirLocked(dir string) bool {
+	e := f.ov.get(dir)
+	return e != nil && e.kind == kDir && !e.remote
 }
 
 // Lookup finds name in dir.

@@ -2,11 +2,14 @@ package vfs
 
 import (
 	"context"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/internal/rpath"
+	"github.com/pafs/pafs/internal/writeback"
 )
 
 // Unlink removes the file name from dir. A file that never reached the server
@@ -101,7 +104,10 @@ func (f *FS) Mkdir(ctx context.Context, dir, name string, mode uint32) (Attr, er
 }
 
 // Rmdir removes the empty directory name from dir. The API's delete is
-// recursive, so emptiness is checked here first (ENOTEMPTY, nothing deleted).
+// recursive, so emptiness is checked here first against a listing fetched
+// now (ENOTEMPTY, nothing deleted): a cached one may be --dir-cache-time
+// old and miss a file added on the server since. The delete itself checks
+// again when it runs (execDirDelete), for what is added after this.
 func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 	p := rpath.Join(dir, name)
 	if f.isKnownDir(p) {
@@ -114,20 +120,71 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 	if !a.IsDir {
 		return syscall.ENOTDIR
 	}
-	ents, err := f.ReadDir(ctx, p)
-	if err != nil {
-		return err
-	}
-	if len(ents) > 0 {
-		return syscall.ENOTEMPTY
+	f.mu.Lock()
+	local := f.localDirLocked(p)
+	f.mu.Unlock()
+	var server *cache.Listing
+	var asOf uint64
+	if !local {
+		// A directory made here holds on the server only what this mount
+		// put there (the delete's own check covers anything else); any
+		// other costs one listing, unless the cached one shows it is not
+		// empty (git tries rmdir on every parent of a file it removes).
+		if l, ok := f.meta.Listing(p); ok {
+			f.mu.Lock()
+			full := !f.emptyLocked(p, l, f.seq)
+			f.mu.Unlock()
+			if full {
+				return syscall.ENOTEMPTY
+			}
+		}
+		server, asOf, err = f.freshListing(ctx, p)
+		if err != nil && err != syscall.ENOENT {
+			return err
+		}
 	}
 	f.mu.Lock()
+	if f.goneLocked(p) {
+		f.mu.Unlock()
+		return syscall.ENOENT // removed meanwhile
+	}
+	if !f.emptyLocked(p, server, asOf) {
+		f.mu.Unlock()
+		return syscall.ENOTEMPTY
+	}
 	id, err := f.removeDirLocked(dir, p)
 	f.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	return f.afterChange(ctx, id)
+}
+
+// emptyLocked reports whether directory p shows nothing: the server's
+// entries (server, patched with what completed since asOf; without one,
+// the listing a directory made here keeps) with this mount's changes
+// applied. It runs under the same lock as the removal, so that nothing
+// completing between the check and the removal slips through.
+func (f *FS) emptyLocked(p string, server *cache.Listing, asOf uint64) bool {
+	ents := map[string]bool{}
+	if server != nil {
+		for n, d := range server.Entries {
+			ents[n] = d
+		}
+		f.patchLocked(p, ents, asOf)
+	} else if l, ok := f.meta.PeekListing(p); ok {
+		for n, d := range l.Entries {
+			ents[n] = d
+		}
+	}
+	for n, e := range f.ov.children(p) {
+		if e.kind == kGone {
+			delete(ents, n)
+		} else {
+			ents[n] = e.kind == kDir
+		}
+	}
+	return len(ents) == 0
 }
 
 // removeDirLocked deletes the empty directory p locally and queues its
@@ -139,16 +196,19 @@ func (f *FS) removeDirLocked(dir, p string) (uint64, error) {
 	e := f.ov.get(p)
 	if e != nil && e.kind == kDir && !e.remote {
 		// Never reached the server: cancel what is queued inside and send
-		// nothing, unless something is already under way.
-		inflight := false
+		// nothing, unless something inside may be there already: an op
+		// under way, or a delete (one is queued only when the server may
+		// hold the thing: its upload was under way). Cancelling that
+		// delete would let the upload land and the file come back.
+		onServer := false
 		for _, c := range below {
-			if c.op == 0 || f.q.Cancel(c.op) {
+			if c.kind != kGone && (c.op == 0 || f.q.Cancel(c.op)) {
 				f.ov.remove(c)
 			} else {
-				inflight = true
+				onServer = true
 			}
 		}
-		if !inflight && (e.op == 0 || f.q.Cancel(e.op)) {
+		if !onServer && (e.op == 0 || f.q.Cancel(e.op)) {
 			f.ov.remove(e)
 			if _, _, queued := f.q.Get(e.gone); e.gone != 0 && queued {
 				// What the directory replaced is still to be deleted: the
@@ -160,19 +220,56 @@ func (f *FS) removeDirLocked(dir, p string) (uint64, error) {
 			return 0, nil
 		}
 	}
-	// One recursive delete covers rm -r's deletes and whatever else is
-	// queued inside. It is journalled before they are cancelled: a crash in
+	// One delete of the directory covers rm -r's deletes and whatever else
+	// is queued inside; it records what they deleted, so that it takes
+	// nothing else. It is journalled before they are cancelled: a crash in
 	// between must leave them, not lose both.
-	id, err := f.tombstoneLocked(p, true)
+	deleted, after := f.deletedBelowLocked(p, below)
+	id, err := f.q.Add(writeback.Op{Kind: writeback.Delete, Path: p, Dir: true, Deleted: deleted,
+		After: after, NotBefore: f.o.Now().Add(f.o.WriteBack)})
 	if err != nil {
-		return 0, err
+		f.report("queue", p, err)
+		return 0, syscall.EIO
 	}
+	f.ov.set(&entry{path: p, kind: kGone, op: id, remote: true, isDir: true})
 	for _, c := range below {
 		if c.op == 0 || f.q.Cancel(c.op) {
 			f.ov.remove(c)
 		}
 	}
+	if e != nil && e.kind == kDir && e.op != 0 {
+		f.q.Cancel(e.op) // its mkdir; in flight, it runs before the delete
+	}
 	return id, nil
+}
+
+// deletedBelowLocked lists, relative to p, what this mount deleted inside p
+// whose delete has not completed (the entries below, and what the deletes of
+// directories among them cover), and the ops those deletes wait for (a
+// renamed file's old name goes only once the new one is uploaded).
+func (f *FS) deletedBelowLocked(p string, below []*entry) (deleted []string, after []uint64) {
+	seen := map[string]bool{}
+	add := func(rel string) {
+		if !seen[rel] {
+			seen[rel] = true
+			deleted = append(deleted, rel)
+		}
+	}
+	for _, c := range below {
+		if c.kind != kGone {
+			continue
+		}
+		rel := strings.TrimPrefix(c.path, p+"/")
+		add(rel)
+		if op, _, ok := f.q.Get(c.op); ok {
+			after = append(after, op.After...)
+			for _, d := range op.Deleted {
+				add(rel + "/" + d)
+			}
+		}
+	}
+	sort.Strings(deleted)
+	return deleted, after
 }
 
 // SetAttrIn is a setattr request; nil fields are left alone.

@@ -48,6 +48,11 @@ type Op struct {
 	// back (NotBefore) or not: the maximum write-back delay of a file that
 	// keeps being written.
 	Deadline time.Time `json:"deadline,omitzero"`
+	// Dir marks the delete of a directory; Deleted lists, relative to Path,
+	// what was deleted inside it here. The API's delete is recursive, so the
+	// directory goes whole only if a fresh listing finds nothing else in it.
+	Dir     bool     `json:"dir,omitempty"`
+	Deleted []string `json:"deleted,omitempty"`
 }
 
 // overlaps reports whether two ops touch the same part of the tree, in which
