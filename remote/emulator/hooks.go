@@ -27,6 +27,7 @@ GET        /__emulator/consoles/{id}/input       everything sent to it (text)
 GET|PUT|PATCH /__emulator/faults                 fault injection settings (JSON)
 GET|PUT    /__emulator/latency                   {"latency": "50ms"}
 GET|PUT    /__emulator/ratelimit                 {"limit": 40, "window": "1m"} (limit < 0: off)
+GET|PUT|PATCH /__emulator/quirks                 real-server quirks (JSON; see docs/emulator.md)
 GET|PUT|DELETE /__emulator/files/{path}          a file behind the client's back (GET of a directory lists it)
 `
 
@@ -54,6 +55,8 @@ func (e *Emulator) serveHook(w http.ResponseWriter, r *http.Request) {
 		e.hookLatency(w, r)
 	case "ratelimit":
 		e.hookRateLimit(w, r)
+	case "quirks":
+		e.hookQuirks(w, r)
 	case "files":
 		e.hookFiles(w, r, "/"+sub)
 	default:
