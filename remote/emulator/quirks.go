@@ -96,6 +96,14 @@ func (e *Emulator) Quirks() Quirks {
 	return e.quirks.clone()
 }
 
+// quirk returns the quirks in force without copying their slices: SetQuirks
+// stores copies that nothing modifies, so readers may share them.
+func (e *Emulator) quirk() Quirks {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	return e.quirks
+}
+
 // SetQuirks replaces the quirks. A change of RateScope empties every
 // rate-limit window.
 func (e *Emulator) SetQuirks(q Quirks) {
@@ -107,7 +115,7 @@ func (e *Emulator) SetQuirks(q Quirks) {
 
 // maxUpload is the request-body limit in force.
 func (e *Emulator) maxUpload() int64 {
-	if n := e.Quirks().MaxUpload; n > 0 {
+	if n := e.quirk().MaxUpload; n > 0 {
 		return n
 	}
 	return MaxUpload
@@ -127,7 +135,7 @@ func entityTooLarge() response {
 // OmitFields names for kind.
 func (e *Emulator) render(kind string, v any) any {
 	var omit []string
-	for _, f := range e.Quirks().OmitFields {
+	for _, f := range e.quirk().OmitFields {
 		if k, field, ok := strings.Cut(f, "."); ok && k == kind {
 			omit = append(omit, field)
 		}
@@ -172,20 +180,20 @@ func (e *Emulator) writeAnswer(c *call, family string, resp response) response {
 	if resp.status/100 != 2 || !resp.isJSON {
 		return resp
 	}
-	q := e.Quirks()
-	if q.WriteAnswer == AnswerObject {
-		return resp
-	}
+	q := e.quirk()
 	if len(q.WriteAnswerFamilies) == 0 && strings.HasPrefix(family, "files/") ||
 		len(q.WriteAnswerFamilies) > 0 && !slices.Contains(q.WriteAnswerFamilies, family) {
 		return resp
 	}
-	if q.WriteAnswer == AnswerEmpty {
+	switch q.WriteAnswer {
+	case AnswerEmpty:
 		return response{status: http.StatusOK, ctype: "text/html; charset=utf-8"}
+	case AnswerStatusOK:
+		r := statusOK()
+		r.status = resp.status
+		return r
 	}
-	r := statusOK()
-	r.status = resp.status
-	return r
+	return resp // AnswerObject, or a value check refuses
 }
 
 // isPut reports a full update: DRF's serializer runs with partial=False, so the

@@ -123,7 +123,7 @@ func (e *Emulator) scheduleCreate(c *call) response {
 		return *bad
 	}
 	t := ScheduledTask{Enabled: true}
-	if bad := scheduleFields(f, &t, true, e.Quirks().RejectHourOnHourly); bad != nil {
+	if bad := scheduleFields(f, &t, true, e.quirk().RejectHourOnHourly); bad != nil {
 		return *bad
 	}
 	e.mu.Lock()
@@ -163,7 +163,7 @@ func (e *Emulator) scheduleUpdate(c *call) response {
 		return *bad
 	}
 	updated := *t
-	if bad := scheduleFields(f, &updated, isPut(c), e.Quirks().RejectHourOnHourly); bad != nil {
+	if bad := scheduleFields(f, &updated, isPut(c), e.quirk().RejectHourOnHourly); bad != nil {
 		return *bad
 	}
 	e.deriveTaskLocked(&updated)

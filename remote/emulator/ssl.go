@@ -61,7 +61,7 @@ func (e *Emulator) sslPost(c *call) response {
 	if bad != nil {
 		return *bad
 	}
-	finishAnyway(e.Quirks().SSLTime)
+	finishAnyway(e.quirk().SSLTime)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.webappLocked(c)

@@ -28,7 +28,7 @@ type Stats struct {
 	// the client had hung up: the action happened, nobody heard the answer.
 	Abandoned map[string]int `json:"abandoned"`
 	Total     int            `json:"total"`
-	Total429      int            `json:"total_429"`
+	Total429  int            `json:"total_429"`
 }
 
 type statsRecorder struct {

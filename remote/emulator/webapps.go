@@ -133,7 +133,7 @@ func (e *Emulator) webappCreate(c *call) response {
 	if bad := v.result(); bad != nil {
 		return *bad
 	}
-	if d := e.Quirks().CreateTime; d > 0 {
+	if d := e.quirk().CreateTime; d > 0 {
 		if resp := e.createWebapp(domain, pv, false); resp.status != http.StatusCreated {
 			return resp
 		}
@@ -263,7 +263,7 @@ func (e *Emulator) webappExists(c *call) bool {
 // webappReload counts a reload. With Quirks.ReloadTime it takes that long and
 // the reload is counted at the end even if the client has gone.
 func (e *Emulator) webappReload(c *call) response {
-	if d := e.Quirks().ReloadTime; d > 0 {
+	if d := e.quirk().ReloadTime; d > 0 {
 		if !e.webappExists(c) {
 			return notFound()
 		}
