@@ -232,29 +232,15 @@ func (j quirksJSON) quirks() Quirks {
 		j.RejectHourOnHourly, j.OmitFields, j.WriteAnswer, j.WriteAnswerFamilies, j.RateScope, j.MaxUpload}
 }
 
-// hookQuirks: PUT replaces the quirks (missing fields are zero), PATCH changes
-// only the fields sent.
+// hookQuirks sets the quirks (GET, PUT, PATCH as for the faults).
 func (e *Emulator) hookQuirks(w http.ResponseWriter, r *http.Request) {
-	var j quirksJSON
-	switch r.Method {
-	case http.MethodGet:
-		writeHookJSON(w, http.StatusOK, toQuirksJSON(e.Quirks()))
-		return
-	case http.MethodPatch:
-		j = toQuirksJSON(e.Quirks())
-	case http.MethodPut:
-	default:
-		hookError(w, http.StatusMethodNotAllowed, "use GET, PUT or PATCH")
-		return
-	}
-	if !decodeHookBody(w, r, &j) {
-		return
-	}
-	q := j.quirks()
-	if err := q.check(); err != nil {
-		hookError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	e.SetQuirks(q)
-	writeHookJSON(w, http.StatusOK, toQuirksJSON(e.Quirks()))
+	hookSettings(w, r, func() quirksJSON { return toQuirksJSON(e.Quirks()) },
+		func(j quirksJSON) (quirksJSON, error) {
+			q := j.quirks()
+			if err := q.check(); err != nil {
+				return j, err
+			}
+			e.SetQuirks(q)
+			return toQuirksJSON(e.Quirks()), nil
+		})
 }
