@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"github.com/pafs/pafs/cli"
+	"github.com/pafs/pafs/internal/cli"
 )
 
 func main() {

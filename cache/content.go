@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pafs/pafs/rpath"
+	"github.com/pafs/pafs/internal/rpath"
 )
 
 // ContentOptions configures the on-disk content cache.

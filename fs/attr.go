@@ -7,7 +7,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/pafs/pafs/vfs"
+	"github.com/pafs/pafs/internal/vfs"
 )
 
 // Timeouts the kernel may cache what pafs tells it. Directory attributes and
@@ -68,17 +68,6 @@ func fillAttrOut(a vfs.Attr, out *fuse.AttrOut) {
 	if a.IsDir {
 		out.SetTimeout(dirAttrTimeout)
 	}
-}
-
-// errno turns any error from below into the errno the caller sees.
-func errno(err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	if e, ok := err.(syscall.Errno); ok {
-		return e
-	}
-	return syscall.EIO
 }
 
 // FillStatfs answers statfs with a large, mostly free file system, so that

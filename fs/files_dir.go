@@ -8,7 +8,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/pafs/pafs/vfs"
+	"github.com/pafs/pafs/internal/vfs"
 )
 
 // filesTree is what every node of files/ shares: the vfs and the inode of
@@ -33,7 +33,7 @@ func (t *filesTree) remotePath(n *gofs.Inode, last *pathMemo) string {
 
 // pathMemo remembers a node's last path.
 type pathMemo struct {
-	mu sync.Mutex
+	mu sync.Mutex // guards p
 	p  string
 }
 
@@ -94,7 +94,7 @@ func (d *dirNode) child(ctx context.Context, name string, a vfs.Attr) *gofs.Inod
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	a, err := d.t.vfs.Lookup(ctx, d.path(), name)
 	if err != nil {
-		return nil, errno(err)
+		return nil, Errno(err)
 	}
 	fillEntry(a, out)
 	return d.child(ctx, name, a), 0
@@ -106,7 +106,7 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	}
 	ents, err := d.t.vfs.ReadDir(ctx, d.path())
 	if err != nil {
-		return nil, errno(err)
+		return nil, Errno(err)
 	}
 	out := make([]fuse.DirEntry, 0, len(ents))
 	for _, e := range ents {
@@ -127,7 +127,7 @@ func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	a, err := d.t.vfs.SetAttr(ctx, d.path(), true, setAttrIn(in), nil)
 	if err != nil {
-		return errno(err)
+		return Errno(err)
 	}
 	fillAttrOut(a, out)
 	return 0
@@ -136,7 +136,7 @@ func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	h, a, err := d.t.vfs.Create(ctx, d.path(), name, int(flags), mode)
 	if err != nil {
-		return nil, nil, 0, errno(err)
+		return nil, nil, 0, Errno(err)
 	}
 	fillEntry(a, out)
 	return d.child(ctx, name, a), &fileHandle{h: h}, 0, 0
@@ -145,18 +145,18 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	a, err := d.t.vfs.Mkdir(ctx, d.path(), name, mode)
 	if err != nil {
-		return nil, errno(err)
+		return nil, Errno(err)
 	}
 	fillEntry(a, out)
 	return d.child(ctx, name, a), 0
 }
 
 func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	return errno(d.t.vfs.Unlink(ctx, d.path(), name))
+	return Errno(d.t.vfs.Unlink(ctx, d.path(), name))
 }
 
 func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
-	return errno(d.t.vfs.Rmdir(ctx, d.path(), name))
+	return Errno(d.t.vfs.Rmdir(ctx, d.path(), name))
 }
 
 func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
@@ -164,7 +164,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if !ok {
 		return syscall.EXDEV
 	}
-	return errno(d.t.vfs.Rename(ctx, d.path(), name, np.path(), newName, flags))
+	return Errno(d.t.vfs.Rename(ctx, d.path(), name, np.path(), newName, flags))
 }
 
 // Symlinks and hard links have no equivalent in the files API.

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"syscall"
 	"time"
@@ -9,7 +10,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/pafs/pafs/vfs"
+	"github.com/pafs/pafs/internal/vfs"
 )
 
 // fileNode is a file of files/.
@@ -18,8 +19,8 @@ type fileNode struct {
 	t    *filesTree
 	last pathMemo
 
-	mu       sync.Mutex
-	shareURL string // recently read share URL: getfattr asks twice (size, then value)
+	mu       sync.Mutex // guards shareURL and shareAt
+	shareURL string     // recently read share URL: getfattr asks twice (size, then value)
 	shareAt  time.Time
 }
 
@@ -52,7 +53,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	a, err := n.t.vfs.SetAttr(ctx, n.path(), false, setAttrIn(in), h)
 	if err != nil {
-		return errno(err)
+		return Errno(err)
 	}
 	fillAttrOut(a, out)
 	return 0
@@ -61,7 +62,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	h, err := n.t.vfs.Open(ctx, n.path(), int(flags))
 	if err != nil {
-		return nil, 0, errno(err)
+		return nil, 0, Errno(err)
 	}
 	return &fileHandle{h: h}, 0, 0
 }
@@ -85,7 +86,7 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	}
 	url, err := n.cachedShareURL(ctx)
 	if err != nil {
-		return 0, errno(err)
+		return 0, Errno(err)
 	}
 	if len(dest) < len(url) {
 		if len(dest) == 0 {
@@ -110,7 +111,7 @@ func (n *fileNode) cachedShareURL(ctx context.Context) (string, error) {
 	}
 	n.mu.Unlock()
 	url, err := n.t.vfs.ShareURL(ctx, n.path())
-	if err != nil && err != syscall.ENODATA {
+	if err != nil && !errors.Is(err, syscall.ENODATA) {
 		return "", err
 	}
 	n.mu.Lock()
@@ -141,7 +142,7 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 		return syscall.EINVAL
 	}
 	n.forgetShare()
-	return errno(n.t.vfs.SetShared(ctx, n.path(), on))
+	return Errno(n.t.vfs.SetShared(ctx, n.path(), on))
 }
 
 func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
@@ -149,7 +150,7 @@ func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 		return syscall.ENODATA
 	}
 	n.forgetShare()
-	return errno(n.t.vfs.SetShared(ctx, n.path(), false))
+	return Errno(n.t.vfs.SetShared(ctx, n.path(), false))
 }
 
 // Listxattr lists nothing: listing the share URL would make cp -a and rsync -X
@@ -182,20 +183,20 @@ var (
 func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n, err := f.h.Read(dest, off)
 	if err != nil {
-		return nil, errno(err)
+		return nil, Errno(err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
 func (f *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	n, err := f.h.Write(data, off)
-	return uint32(n), errno(err)
+	return uint32(n), Errno(err)
 }
 
-func (f *fileHandle) Flush(ctx context.Context) syscall.Errno { return errno(f.h.Flush(ctx)) }
+func (f *fileHandle) Flush(ctx context.Context) syscall.Errno { return Errno(f.h.Flush(ctx)) }
 
 func (f *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return errno(f.h.Fsync(ctx))
+	return Errno(f.h.Fsync(ctx))
 }
 
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno {

@@ -8,7 +8,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/pafs/pafs/vfs"
+	"github.com/pafs/pafs/internal/vfs"
 )
 
 // Child is a top-level entry beside files/ and home (a control folder, .pafs).

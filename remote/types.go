@@ -6,7 +6,7 @@ import (
 )
 
 // This file holds the typed request and response bodies of the PythonAnywhere API
-// (../shared/docs/pythonanywhere-api.md §2–§7). Response structs are decoded
+// (docs/api.md). Response structs are decoded
 // liberally: unknown fields are ignored, nulls leave zero values, and the client
 // normalises known variants (python310 vs 3.10, string booleans) after decoding.
 

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/pafs/pafs/internal/mountinfo"
+	"github.com/pafs/pafs/internal/status"
 	"github.com/pafs/pafs/remote/emulator"
-	"github.com/pafs/pafs/status"
 )
 
 // RequireFUSE skips the test when FUSE cannot be used here, except under CI
@@ -78,6 +78,18 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// ModuleRoot returns the directory of pafs's go.mod, where README.md's
+// commands (`go run . ...`) run.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		t.Fatalf("cannot find the module root (go env GOMOD: %q, %v)", gomod, err)
+	}
+	return filepath.Dir(gomod)
 }
 
 // Options configure a test mount.

@@ -57,7 +57,7 @@ func (e *Emulator) appendLogLocked(p, line string) {
 func (e *Emulator) alwaysOnList(*call) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return jsonResponse(http.StatusOK, e.alwaysOnTasksLocked())
+	return jsonResponse(http.StatusOK, e.render("always_on", e.alwaysOnTasksLocked()))
 }
 
 func (e *Emulator) alwaysOnTasksLocked() []AlwaysOnTask {
@@ -95,7 +95,7 @@ func (e *Emulator) alwaysOnCreate(c *call) response {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return jsonResponse(http.StatusCreated, *e.addAlwaysOnLocked(t))
+	return jsonResponse(http.StatusCreated, e.render("always_on", *e.addAlwaysOnLocked(t)))
 }
 
 func (e *Emulator) alwaysOnLocked(c *call) *AlwaysOnTask {
@@ -107,12 +107,13 @@ func (e *Emulator) alwaysOnGet(c *call) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if t := e.alwaysOnLocked(c); t != nil {
-		return jsonResponse(http.StatusOK, *t)
+		return jsonResponse(http.StatusOK, e.render("always_on", *t))
 	}
 	return notFound()
 }
 
-// alwaysOnUpdate serves PUT and PATCH alike: only the fields sent change.
+// alwaysOnUpdate serves PATCH (only the fields sent change) and PUT (DRF's full
+// update: the fields a create requires must be sent; the others keep their values).
 func (e *Emulator) alwaysOnUpdate(c *call) response {
 	f, bad := parseBody(c.r)
 	e.mu.Lock()
@@ -125,12 +126,12 @@ func (e *Emulator) alwaysOnUpdate(c *call) response {
 		return *bad
 	}
 	updated := *t
-	if bad := alwaysOnFields(f, &updated, false); bad != nil {
+	if bad := alwaysOnFields(f, &updated, isPut(c)); bad != nil {
 		return *bad // nothing is applied on error
 	}
 	updated.State = taskState(updated.Enabled)
 	*t = updated
-	return jsonResponse(http.StatusOK, *t)
+	return jsonResponse(http.StatusOK, e.render("always_on", *t))
 }
 
 func (e *Emulator) alwaysOnDelete(c *call) response {

@@ -103,7 +103,7 @@ func (e *Emulator) listConsoles(shared bool) response {
 			out = append(out, c.Console)
 		}
 	}
-	return jsonResponse(http.StatusOK, out)
+	return jsonResponse(http.StatusOK, e.render("console", out))
 }
 
 func (e *Emulator) sortedConsolesLocked() []*consoleState {
@@ -133,7 +133,7 @@ func (e *Emulator) consoleCreate(c *call) response {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return jsonResponse(http.StatusCreated, e.addConsoleLocked(e.user, exe, args, wdp).Console)
+	return jsonResponse(http.StatusCreated, e.render("console", e.addConsoleLocked(e.user, exe, args, wdp).Console))
 }
 
 // consoleLocked finds the console named by the URL; the caller holds e.mu.
@@ -146,7 +146,7 @@ func (e *Emulator) consoleGet(c *call) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if con := e.consoleLocked(c); con != nil {
-		return jsonResponse(http.StatusOK, con.Console)
+		return jsonResponse(http.StatusOK, e.render("console", con.Console))
 	}
 	return notFound()
 }

@@ -13,8 +13,9 @@ import (
 	"unicode/utf8"
 )
 
-// MaxUpload is the largest file the emulator accepts in one upload (the real limit
-// is unknown; the web UI allows 100 MiB, and pafs needs up to 1 GiB to work).
+// MaxUpload is the largest request body the emulator accepts by default (the
+// real limit is unknown; the web UI allows 100 MiB, and pafs needs up to 1 GiB to
+// work). Quirks.MaxUpload lowers it.
 const MaxUpload = 2 << 30
 
 // dirEntry is one value of a directory listing. Nothing else: the API sends no
@@ -121,7 +122,7 @@ func (e *Emulator) filesPost(c *call) response {
 	if resp := e.checkUpload(parts); resp != nil {
 		return *resp
 	}
-	data, bad := readUpload(c.r)
+	data, bad := readUpload(c.r, e.maxUpload())
 	if bad != nil {
 		return *bad
 	}
@@ -169,9 +170,47 @@ func missingContent() *response {
 	return &resp
 }
 
+// limitedBody notes when a body without Content-Length (chunked) turns out
+// bigger than the limit; the gate refuses a declared length before the view runs.
+type limitedBody struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		b.exceeded = true
+		return 0, errTooLarge
+	}
+	p = p[:min(int64(len(p)), b.left+1)]
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		b.exceeded = true
+		return n, errTooLarge
+	}
+	return n, err
+}
+
 // readUpload returns the contents of the multipart file part named "content".
-// Like Django, it ignores parts without a filename (they are plain fields).
-func readUpload(r *http.Request) ([]byte, *response) {
+// Like Django, it ignores parts without a filename (they are plain fields). A
+// body over limit gets the front proxy's 413.
+func readUpload(r *http.Request, limit int64) ([]byte, *response) {
+	body := &limitedBody{r: r.Body, left: limit}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, r.Body}
+	data, resp := readContent(r, limit)
+	if body.exceeded {
+		tooLarge := entityTooLarge()
+		return nil, &tooLarge
+	}
+	return data, resp
+}
+
+func readContent(r *http.Request, limit int64) ([]byte, *response) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, missingContent()
@@ -186,7 +225,7 @@ func readUpload(r *http.Request) ([]byte, *response) {
 			return nil, &resp
 		}
 		if part.FormName() == "content" && part.FileName() != "" {
-			return readPart(part, r.ContentLength)
+			return readPart(part, r.ContentLength, limit)
 		}
 	}
 }
@@ -195,16 +234,16 @@ var errTooLarge = errors.New("too large")
 
 // readPart reads a part into one buffer sized from the request's Content-Length,
 // which bounds the part, so a big upload is not copied while growing.
-func readPart(part io.Reader, contentLength int64) ([]byte, *response) {
+func readPart(part io.Reader, contentLength, limit int64) ([]byte, *response) {
 	size := int64(512)
 	if contentLength > 0 {
-		size = min(contentLength, MaxUpload+1)
+		size = min(contentLength, limit+1)
 	}
 	buf := make([]byte, 0, size)
 	err := func() error {
 		for {
 			if len(buf) == cap(buf) {
-				if len(buf) > MaxUpload {
+				if int64(len(buf)) > limit {
 					return errTooLarge
 				}
 				buf = append(buf, 0)[:len(buf)]
@@ -220,8 +259,8 @@ func readPart(part io.Reader, contentLength int64) ([]byte, *response) {
 		}
 	}()
 	switch {
-	case errors.Is(err, errTooLarge) || len(buf) > MaxUpload:
-		resp := detail(http.StatusRequestEntityTooLarge, fmt.Sprintf("File too large: the limit is %d bytes.", MaxUpload))
+	case errors.Is(err, errTooLarge) || int64(len(buf)) > limit:
+		resp := entityTooLarge()
 		return nil, &resp
 	case err != nil:
 		resp := detail(http.StatusBadRequest, "Upload failed: "+err.Error())

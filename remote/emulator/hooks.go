@@ -27,6 +27,7 @@ GET        /__emulator/consoles/{id}/input       everything sent to it (text)
 GET|PUT|PATCH /__emulator/faults                 fault injection settings (JSON)
 GET|PUT    /__emulator/latency                   {"latency": "50ms"}
 GET|PUT    /__emulator/ratelimit                 {"limit": 40, "window": "1m"} (limit < 0: off)
+GET|PUT|PATCH /__emulator/quirks                 real-server quirks (JSON; see docs/emulator.md)
 GET|PUT|DELETE /__emulator/files/{path}          a file behind the client's back (GET of a directory lists it)
 `
 
@@ -54,6 +55,8 @@ func (e *Emulator) serveHook(w http.ResponseWriter, r *http.Request) {
 		e.hookLatency(w, r)
 	case "ratelimit":
 		e.hookRateLimit(w, r)
+	case "quirks":
+		e.hookQuirks(w, r)
 	case "files":
 		e.hookFiles(w, r, "/"+sub)
 	default:
@@ -184,16 +187,17 @@ func (j faultsJSON) faults() (Faults, error) {
 		j.MalformedRate, j.SpikeRate, time.Duration(j.Spike), j.ThrottleStorm}, nil
 }
 
-// hookFaults: PUT replaces the settings (missing fields are zero), PATCH changes
-// only the fields sent. Either reseeds the RNG.
-func (e *Emulator) hookFaults(w http.ResponseWriter, r *http.Request) {
-	var j faultsJSON
+// hookSettings serves a settings hook: GET shows cur(), PUT replaces the
+// settings (missing fields are zero), PATCH changes only the fields sent. apply
+// checks and installs them, and returns what is now in force.
+func hookSettings[J any](w http.ResponseWriter, r *http.Request, cur func() J, apply func(J) (J, error)) {
+	var j J
 	switch r.Method {
 	case http.MethodGet:
-		writeHookJSON(w, http.StatusOK, toFaultsJSON(e.CurrentFaults()))
+		writeHookJSON(w, http.StatusOK, cur())
 		return
 	case http.MethodPatch:
-		j = toFaultsJSON(e.CurrentFaults())
+		j = cur()
 	case http.MethodPut:
 	default:
 		hookError(w, http.StatusMethodNotAllowed, "use GET, PUT or PATCH")
@@ -202,13 +206,25 @@ func (e *Emulator) hookFaults(w http.ResponseWriter, r *http.Request) {
 	if !decodeHookBody(w, r, &j) {
 		return
 	}
-	f, err := j.faults()
+	got, err := apply(j)
 	if err != nil {
 		hookError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	e.SetFaults(f)
-	writeHookJSON(w, http.StatusOK, toFaultsJSON(f))
+	writeHookJSON(w, http.StatusOK, got)
+}
+
+// hookFaults sets the faults; any change reseeds the RNG.
+func (e *Emulator) hookFaults(w http.ResponseWriter, r *http.Request) {
+	hookSettings(w, r, func() faultsJSON { return toFaultsJSON(e.CurrentFaults()) },
+		func(j faultsJSON) (faultsJSON, error) {
+			f, err := j.faults()
+			if err != nil {
+				return j, err
+			}
+			e.SetFaults(f)
+			return toFaultsJSON(f), nil
+		})
 }
 
 func decodeHookBody(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -173,7 +173,7 @@ func TestScheduleValidation(t *testing.T) {
 	if m := obj(t, r); r.status != 200 || m["printable_time"] != "05:01" || !strings.Contains(m["logfile"].(string), "daily-at-0501") {
 		t.Errorf("patch to daily: %d %s", r.status, r.body)
 	}
-	r = v.sendJSON("PUT", u, map[string]any{"interval": "hourly"})
+	r = v.sendJSON("PUT", u, map[string]any{"command": "x", "interval": "hourly", "minute": 1})
 	if m := obj(t, r); r.status != 200 || m["hour"] != nil {
 		t.Errorf("put to hourly: %d %s", r.status, r.body)
 	}

@@ -63,8 +63,9 @@ func (e *Emulator) addTaskLocked(t ScheduledTask) *ScheduledTask {
 }
 
 // scheduleFields validates a body onto t: field errors first (all of them, like a
-// DRF serializer), then the cross-field rules.
-func scheduleFields(f fields, t *ScheduledTask, create bool) *response {
+// DRF serializer), then the cross-field rules. create also serves PUT (required
+// fields); strictHour refuses "hour": null for hourly tasks (Quirks).
+func scheduleFields(f fields, t *ScheduledTask, create, strictHour bool) *response {
 	v := newValidator(f)
 	if s, ok := v.str("command", create, false); ok {
 		t.Command = s
@@ -89,7 +90,7 @@ func scheduleFields(f fields, t *ScheduledTask, create bool) *response {
 		t.Hour = hour
 	}
 	switch {
-	case t.Interval == "hourly" && hourSent && hour != nil:
+	case t.Interval == "hourly" && hourSent && (hour != nil || strictHour):
 		r := nonFieldError("Hourly tasks must not have an hour.")
 		return &r
 	case t.Interval == "hourly":
@@ -104,7 +105,7 @@ func scheduleFields(f fields, t *ScheduledTask, create bool) *response {
 func (e *Emulator) scheduleList(*call) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return jsonResponse(http.StatusOK, e.tasksLocked())
+	return jsonResponse(http.StatusOK, e.render("schedule", e.tasksLocked()))
 }
 
 func (e *Emulator) tasksLocked() []ScheduledTask {
@@ -122,7 +123,7 @@ func (e *Emulator) scheduleCreate(c *call) response {
 		return *bad
 	}
 	t := ScheduledTask{Enabled: true}
-	if bad := scheduleFields(f, &t, true); bad != nil {
+	if bad := scheduleFields(f, &t, true, e.quirk().RejectHourOnHourly); bad != nil {
 		return *bad
 	}
 	e.mu.Lock()
@@ -130,7 +131,7 @@ func (e *Emulator) scheduleCreate(c *call) response {
 	if e.scheduleLimit > 0 && len(e.schedule) >= e.scheduleLimit {
 		return detail(http.StatusForbidden, "You have reached your maximum number of scheduled tasks")
 	}
-	return jsonResponse(http.StatusCreated, *e.addTaskLocked(t))
+	return jsonResponse(http.StatusCreated, e.render("schedule", *e.addTaskLocked(t)))
 }
 
 func (e *Emulator) taskLocked(c *call) *ScheduledTask {
@@ -142,13 +143,14 @@ func (e *Emulator) scheduleGet(c *call) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if t := e.taskLocked(c); t != nil {
-		return jsonResponse(http.StatusOK, *t)
+		return jsonResponse(http.StatusOK, e.render("schedule", *t))
 	}
 	return notFound()
 }
 
-// scheduleUpdate serves PUT and PATCH alike: the fields sent are merged into the
-// task and the result validated as a whole; nothing changes on error.
+// scheduleUpdate serves PATCH and PUT: the fields sent are merged into the task
+// and the result validated as a whole; nothing changes on error. PUT is DRF's full
+// update: command, interval and minute are required, as on create.
 func (e *Emulator) scheduleUpdate(c *call) response {
 	f, bad := parseBody(c.r)
 	e.mu.Lock()
@@ -161,12 +163,12 @@ func (e *Emulator) scheduleUpdate(c *call) response {
 		return *bad
 	}
 	updated := *t
-	if bad := scheduleFields(f, &updated, false); bad != nil {
+	if bad := scheduleFields(f, &updated, isPut(c), e.quirk().RejectHourOnHourly); bad != nil {
 		return *bad
 	}
 	e.deriveTaskLocked(&updated)
 	*t = updated
-	return jsonResponse(http.StatusOK, *t)
+	return jsonResponse(http.StatusOK, e.render("schedule", *t))
 }
 
 func (e *Emulator) scheduleDelete(c *call) response {

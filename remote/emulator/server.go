@@ -1,6 +1,6 @@
 // Package emulator is an in-memory PythonAnywhere API server for tests, benchmarks
 // and `pafs mount --demo`. It speaks the wire format of
-// /work/shared/docs/pythonanywhere-api.md (routes, status codes, JSON shapes and the
+// docs/api.md (routes, status codes, JSON shapes and the
 // API's error-body quirks), throttles like the real server, and can inject faults.
 //
 // It deliberately shares no code or types with the pafs client (package remote):
@@ -36,6 +36,7 @@ type Config struct {
 	Demo       bool          // load demo data
 	Faults     Faults
 	BaseURL    string // optional; used for absolute URLs in listings; default from the request Host
+	Quirks     Quirks // real-server behaviours that are off by default (quirks.go); SetQuirks changes them
 }
 
 // Emulator is an http.Handler serving one PythonAnywhere account.
@@ -47,6 +48,9 @@ type Emulator struct {
 	limiter *rateLimiter
 	faults  *faultInjector
 	stats   *statsRecorder
+
+	qmu    sync.Mutex // guards quirks; never held while taking mu
+	quirks Quirks
 
 	// mu guards all account state below. Handlers never hold it while reading a
 	// request body or writing a response.
@@ -81,6 +85,7 @@ func New(cfg Config) *Emulator {
 		faults:  newFaultInjector(cfg.Faults, cfg.Latency),
 		stats:   newStatsRecorder(),
 	}
+	e.SetQuirks(cfg.Quirks)
 	e.initState()
 	if cfg.Demo {
 		e.loadDemo()
@@ -116,8 +121,8 @@ type call struct {
 	rawFile string
 }
 
-// ServeHTTP answers one request. The order of checks follows Django + DRF:
-// URL resolution (404, 301 for a missing slash), then authentication (401),
+// ServeHTTP answers one request. The order of checks follows nginx + Django +
+// DRF: the body size limit (413), URL resolution (404, 301 for a missing slash, any method), then authentication (401),
 // permission (403), throttling (429), and only then the method check (405) and the
 // view itself. Injected latency applies to every API request; other faults only to
 // requests that got through to the view.
@@ -147,6 +152,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			resp = serverError(plan.status)
 		} else {
 			resp = e.dispatch(&call{r: r, args: t.args, rawFile: t.rawFile}, t)
+			if r.Context().Err() != nil {
+				e.stats.countAbandoned(key) // the view finished after the client left
+			}
 		}
 	}
 	// Record before writing, so a client that has read the answer sees it counted.
@@ -158,13 +166,16 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request stops here, or reached=true when it may go on to the view.
 func (e *Emulator) gate(r *http.Request, t target, arrival time.Time) (resp response, reached bool) {
 	switch {
+	case r.ContentLength > e.maxUpload():
+		return entityTooLarge(), false // the front proxy refuses it before Django sees it
 	case t.family == familyUnmatched:
 		return djangoNotFound(), false
 	case t.redirect != "":
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			return redirectTo(t.redirect), false
-		}
-		return djangoNotFound(), false
+		// Production Django (DEBUG off) redirects every method; only DEBUG
+		// raises an error for POST/PUT/PATCH. A client that repeats a DELETE at
+		// the Location (Python's requests does) succeeds; a POST turned into a
+		// GET is not applied.
+		return redirectTo(t.redirect), false
 	}
 	if resp, ok := e.authenticate(r, t.user); !ok {
 		return resp, false
@@ -212,5 +223,5 @@ func (e *Emulator) dispatch(c *call, t target) response {
 	if !ok {
 		return methodNotAllowed(c.r.Method, t.methods)
 	}
-	return h(e, c)
+	return e.writeAnswer(c, t.family, h(e, c))
 }

@@ -42,10 +42,10 @@ func TestTrailingSlashRule(t *testing.T) {
 	}
 	before := len(v.e.ScheduledTasks())
 	r = v.sendJSON("POST", v.api("schedule"), map[string]any{"command": "x", "interval": "hourly", "minute": 1})
-	if r.status != 404 || len(v.e.ScheduledTasks()) != before {
+	if r.status != 301 || len(v.e.ScheduledTasks()) != before {
 		t.Errorf("POST without slash: %d, tasks %d→%d", r.status, before, len(v.e.ScheduledTasks()))
 	}
-	want(t, v.del(v.api("students/alice")), 404, nil)
+	want(t, v.del(v.api("students/alice")), 301, nil)
 	want(t, v.get(v.api("webapps/demo.pythonanywhere.com/reload")), 301, nil)
 	if v.e.Count("GET", "files/tree") != 1 || v.e.Count("POST", "schedule") != 1 {
 		t.Errorf("stats %v", v.e.Stats().Requests)

@@ -46,14 +46,13 @@ func (e *Emulator) sslGet(c *call) response {
 
 // sslPost installs a certificate: either {"cert_type": "letsencrypt-auto-renew"}
 // or {"cert": PEM chain, "private_key": PEM key}. The certificate is parsed for
-// the details GET reports; the key is only checked to be a PEM private key.
+// the details GET reports; the key is only checked to be a PEM private key. With
+// Quirks.SSLTime a valid request takes that long, and the certificate is
+// installed at the end even if the client has gone.
 func (e *Emulator) sslPost(c *call) response {
 	f, bad := parseBody(c.r)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	st := e.webappLocked(c)
 	switch {
-	case st == nil:
+	case !e.webappExists(c):
 		return notFound()
 	case bad != nil:
 		return *bad
@@ -61,6 +60,13 @@ func (e *Emulator) sslPost(c *call) response {
 	info, bad := parseSSLBody(f, c.args[0])
 	if bad != nil {
 		return *bad
+	}
+	finishAnyway(e.quirk().SSLTime)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.webappLocked(c)
+	if st == nil {
+		return notFound() // deleted while the certificate was being installed
 	}
 	st.ssl = &info
 	return statusOK()

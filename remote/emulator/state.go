@@ -12,14 +12,14 @@ var idBase = map[string]int{
 	"webapp": 4000, "static_file": 5000, "static_header": 6000,
 }
 
-// initState creates an empty account: the home directory and the system
-// directories that every account can see.
+// initState creates an empty account: the writable roots (home directory, /tmp,
+// /var/www, /var/log) and the read-only system directories of a sandbox.
 func (e *Emulator) initState() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := time.Now()
 	e.root = newDirNode(now)
-	for _, d := range []string{"/home/" + e.user, "/tmp", "/var/www", "/var/log"} {
+	for _, d := range append(e.WritableRoots(), systemDirs...) {
 		_, _ = e.mkdirAllLocked(splitPath(d), now, true)
 	}
 	e.consoles = map[int]*consoleState{}

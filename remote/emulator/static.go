@@ -25,7 +25,7 @@ type StaticHeader struct {
 // staticSpec describes one of the two mapping resources, so both share one set of
 // CRUD handlers.
 type staticSpec[T any] struct {
-	kind  string // id sequence
+	kind  string // id sequence, and the kind in Quirks.OmitFields
 	table func(st *webappState) map[int]*T
 	// ptrs exposes the id and the string fields (all required on create).
 	ptrs func(t *T) (id *int, fields map[string]*string)
@@ -97,7 +97,7 @@ func staticList[T any](e *Emulator, c *call, s staticSpec[T]) response {
 	if st == nil {
 		return notFound()
 	}
-	return jsonResponse(http.StatusOK, s.sorted(st))
+	return jsonResponse(http.StatusOK, e.render(s.kind, s.sorted(st)))
 }
 
 func staticCreate[T any](e *Emulator, c *call, s staticSpec[T]) response {
@@ -115,19 +115,20 @@ func staticCreate[T any](e *Emulator, c *call, s staticSpec[T]) response {
 	if bad := s.apply(f, &t, true); bad != nil {
 		return *bad
 	}
-	return jsonResponse(http.StatusCreated, *s.add(e, st, t))
+	return jsonResponse(http.StatusCreated, e.render(s.kind, *s.add(e, st, t)))
 }
 
 func staticGet[T any](e *Emulator, c *call, s staticSpec[T]) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, t := s.find(e, c); t != nil {
-		return jsonResponse(http.StatusOK, *t)
+		return jsonResponse(http.StatusOK, e.render(s.kind, *t))
 	}
 	return notFound()
 }
 
-// staticUpdate serves PUT and PATCH alike; nothing changes on error.
+// staticUpdate serves PATCH (partial) and PUT (every field required, as on
+// create); nothing changes on error.
 func staticUpdate[T any](e *Emulator, c *call, s staticSpec[T]) response {
 	f, bad := parseBody(c.r)
 	e.mu.Lock()
@@ -140,11 +141,11 @@ func staticUpdate[T any](e *Emulator, c *call, s staticSpec[T]) response {
 		return *bad
 	}
 	updated := *t
-	if bad := s.apply(f, &updated, false); bad != nil {
+	if bad := s.apply(f, &updated, isPut(c)); bad != nil {
 		return *bad
 	}
 	*t = updated
-	return jsonResponse(http.StatusOK, *t)
+	return jsonResponse(http.StatusOK, e.render(s.kind, *t))
 }
 
 func staticDelete[T any](e *Emulator, c *call, s staticSpec[T]) response {

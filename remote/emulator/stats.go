@@ -24,8 +24,11 @@ type Stats struct {
 	FaultKinds map[string]int `json:"fault_kinds"`
 	// FaultFamilies counts faulted requests by family.
 	FaultFamilies map[string]int `json:"fault_families"`
-	Total         int            `json:"total"`
-	Total429      int            `json:"total_429"`
+	// Abandoned counts, by "METHOD family", requests whose view finished after
+	// the client had hung up: the action happened, nobody heard the answer.
+	Abandoned map[string]int `json:"abandoned"`
+	Total     int            `json:"total"`
+	Total429  int            `json:"total_429"`
 }
 
 type statsRecorder struct {
@@ -43,7 +46,7 @@ func (r *statsRecorder) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.s = Stats{Requests: map[string]int{}, Throttled: map[string]int{},
-		FaultKinds: map[string]int{}, FaultFamilies: map[string]int{}}
+		FaultKinds: map[string]int{}, FaultFamilies: map[string]int{}, Abandoned: map[string]int{}}
 }
 
 // record counts one answered (or dropped) request. status is 0 for a drop.
@@ -91,6 +94,13 @@ func (r *statsRecorder) countFault(kind, family string) {
 	r.s.FaultFamilies[family]++
 }
 
+// countAbandoned counts a request whose client left before the view finished.
+func (r *statsRecorder) countAbandoned(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Abandoned[key]++
+}
+
 func (r *statsRecorder) snapshot() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -99,6 +109,7 @@ func (r *statsRecorder) snapshot() Stats {
 	s.Throttled = maps.Clone(r.s.Throttled)
 	s.FaultKinds = maps.Clone(r.s.FaultKinds)
 	s.FaultFamilies = maps.Clone(r.s.FaultFamilies)
+	s.Abandoned = maps.Clone(r.s.Abandoned)
 	return s
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // Webapp is a classic WSGI web app as the API sends it. Enabled is read
-// defensively by clients (no source shows it); the emulator always sends it.
+// defensively by clients (no source shows it in a real body); the emulator sends
+// it unless Quirks.OmitFields names "webapp.enabled".
 type Webapp struct {
 	ID                         int    `json:"id"`
 	User                       string `json:"user"`
@@ -109,7 +110,7 @@ func (e *Emulator) webappsLocked() []Webapp {
 func (e *Emulator) webappList(*call) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return jsonResponse(http.StatusOK, e.webappsLocked())
+	return jsonResponse(http.StatusOK, e.render("webapp", e.webappsLocked()))
 }
 
 // createError is the non-DRF error body of webapp creation.
@@ -118,7 +119,9 @@ func createError(errType, msg string) response {
 		"status": "ERROR", "error_type": errType, "error_message": msg})
 }
 
-// webappCreate takes the python version as "python310"; "3.10" is refused.
+// webappCreate takes the python version as "python310"; "3.10" is refused. With
+// Quirks.CreateTime, a request that passes the checks takes that long, and the
+// app is created at the end even if the client has gone.
 func (e *Emulator) webappCreate(c *call) response {
 	f, bad := parseBody(c.r)
 	if bad != nil {
@@ -130,6 +133,18 @@ func (e *Emulator) webappCreate(c *call) response {
 	if bad := v.result(); bad != nil {
 		return *bad
 	}
+	if d := e.quirk().CreateTime; d > 0 {
+		if resp := e.createWebapp(domain, pv, false); resp.status != http.StatusCreated {
+			return resp
+		}
+		finishAnyway(d)
+	}
+	return e.createWebapp(domain, pv, true)
+}
+
+// createWebapp checks a create request against the account and, with commit,
+// creates the app.
+func (e *Emulator) createWebapp(domain, pv string, commit bool) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	version, ok := strings.CutPrefix(pv, "python3")
@@ -145,9 +160,11 @@ func (e *Emulator) webappCreate(c *call) response {
 		return jsonResponse(http.StatusBadRequest, map[string]string{"error_message": fmt.Sprintf(
 			"You cannot create any more webapps - your account only allows %d", e.webappLimit)})
 	}
-	home := "/home/" + e.user + "/"
-	e.addWebappLocked(Webapp{DomainName: domain, PythonVersion: version, SourceDirectory: home,
-		WorkingDirectory: home, Expiry: time.Now().AddDate(0, 3, 0).Format(time.DateOnly), Enabled: true}, "")
+	if commit {
+		home := "/home/" + e.user + "/"
+		e.addWebappLocked(Webapp{DomainName: domain, PythonVersion: version, SourceDirectory: home,
+			WorkingDirectory: home, Expiry: time.Now().AddDate(0, 3, 0).Format(time.DateOnly), Enabled: true}, "")
+	}
 	r := statusOK()
 	r.status = http.StatusCreated
 	return r
@@ -160,7 +177,7 @@ func (e *Emulator) webappGet(c *call) response {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if st := e.webappLocked(c); st != nil {
-		return jsonResponse(http.StatusOK, st.app)
+		return jsonResponse(http.StatusOK, e.render("webapp", st.app))
 	}
 	return notFound()
 }
@@ -209,7 +226,7 @@ func (e *Emulator) webappUpdate(c *call) response {
 		return *bad
 	}
 	st.app = updated
-	return jsonResponse(http.StatusOK, st.app)
+	return jsonResponse(http.StatusOK, e.render("webapp", st.app))
 }
 
 // webappDelete removes the app and its mappings; its code, WSGI file and logs stay.
@@ -236,7 +253,22 @@ func (e *Emulator) webappAction(c *call, fn func(w *Webapp)) response {
 	return statusOK()
 }
 
+// webappExists reports whether the app named by the URL exists.
+func (e *Emulator) webappExists(c *call) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.webappLocked(c) != nil
+}
+
+// webappReload counts a reload. With Quirks.ReloadTime it takes that long and
+// the reload is counted at the end even if the client has gone.
 func (e *Emulator) webappReload(c *call) response {
+	if d := e.quirk().ReloadTime; d > 0 {
+		if !e.webappExists(c) {
+			return notFound()
+		}
+		finishAnyway(d)
+	}
 	cname := false
 	resp := e.webappAction(c, func(w *Webapp) { w.Reloads++; cname = w.CNAMEError })
 	if cname && resp.status == http.StatusOK {

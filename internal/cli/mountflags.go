@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pafs/pafs/internal/vfs"
+)
+
+// mountConfig is everything `pafs mount` was told.
+type mountConfig struct {
+	mountpoint   string
+	demo         bool
+	username     string
+	token        string // never printed
+	tokenFile    string
+	tokenOnCmd   bool
+	region       string
+	apiURL       string
+	rateLimit    int
+	rateWindow   time.Duration
+	dirCacheTime time.Duration
+	cacheTTL     time.Duration
+	cacheDir     string
+	cacheMax     int64
+	adoptCache   bool // --adopt-cache-dir: unowned queued changes in --cache-dir are this account's
+	writeBack    time.Duration
+	writeBackMax time.Duration
+	tempDelay    time.Duration
+	transfers    int
+	retries      int
+	timeout      time.Duration
+	localOnly    []string
+	readOnly     bool
+	allowOther   bool
+	verbose      bool
+	debugFUSE    bool
+	logFile      string
+	options      []string
+	nonEmpty     bool // -o nonempty: mount over a non-empty directory
+	regionSet    bool // --region was given (else $PYTHONANYWHERE_SITE may decide)
+
+	// Control folders (package control).
+	autoReload      bool          // --auto-reload: reload web apps after uploads to their code
+	autoReloadDelay time.Duration // --auto-reload-delay: quiet period before such a reload
+}
+
+func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
+	fl := pflag.NewFlagSet("pafs mount", pflag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.BoolVar(&c.demo, "demo", false, "mount a built-in demo account served by the embedded emulator")
+	fl.StringVar(&c.username, "username", "", "PythonAnywhere username (default $PA_USERNAME)")
+	fl.StringVar(&c.tokenFile, "token-file", "", "read the API token from this file (default: $API_TOKEN)")
+	fl.StringVar(&c.token, "token", "", "API token on the command line (visible to other users: prefer $API_TOKEN)")
+	fl.StringVar(&c.region, "region", "us", "account's region: us (www.pythonanywhere.com) or eu (eu.pythonanywhere.com)")
+	fl.StringVar(&c.apiURL, "api-url", "", "API host URL instead of --region (http:// only for loopback)")
+	fl.IntVar(&c.rateLimit, "rate-limit", 40, "requests per window per endpoint (the API allows 40 a minute)")
+	fl.DurationVar(&c.rateWindow, "rate-window", time.Minute, "the rate limit's sliding window")
+	fl.DurationVar(&c.dirCacheTime, "dir-cache-time", 30*time.Second, "how long directory listings are trusted before fetching again")
+	fl.DurationVar(&c.cacheTTL, "cache-ttl", 0, "how long a downloaded file is served locally (default: --dir-cache-time)")
+	fl.StringVar(&c.cacheDir, "cache-dir", "", "where file contents and the upload queue live (default $XDG_CACHE_HOME/pafs/USER@HOST)")
+	fl.BoolVar(&c.adoptCache, "adopt-cache-dir", false, "changes queued in --cache-dir by a pafs that did not record their account are this account's: upload them")
+	fl.String("cache-max-size", "5G", "evict cached (already uploaded) file contents beyond this size")
+	fl.DurationVar(&c.writeBack, "write-back", 2*time.Second, "delay between close and upload; 0 uploads during close and returns its error")
+	fl.DurationVar(&c.writeBackMax, "write-back-max", vfs.DefaultWriteBackMax, "upload a file that keeps being written (or stays open) at the latest this long after its first unsent change")
+	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")
+	fl.IntVar(&c.retries, "retries", 6, "retries of one request after a network error, a 5xx or a 429 (failed uploads are also requeued)")
+	fl.DurationVar(&c.timeout, "timeout", 30*time.Second, "a request the server makes no progress on for this long fails and is retried (no answer to a read, a download gone silent)")
+	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
+	fl.DurationVar(&c.tempDelay, "temp-delay", vfs.DefaultTempDelay, "delay between close and upload for editors' temp, swap, lock and backup files (names like x~, .x.swp, #x#, 4913)")
+	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
+	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")
+	fl.BoolVarP(&c.verbose, "verbose", "v", false, "log every API request")
+	fl.BoolVar(&c.debugFUSE, "debug-fuse", false, "log every FUSE request")
+	fl.StringVar(&c.logFile, "log-file", "", "write the log to this file instead of stderr")
+	fl.StringArrayVarP(&c.options, "option", "o", nil, "extra FUSE mount options, comma separated")
+	fl.BoolVar(&c.autoReload, "auto-reload", false, "reload a web app by itself after uploads under its source directory or to its WSGI file")
+	fl.DurationVar(&c.autoReloadDelay, "auto-reload-delay", 1500*time.Millisecond, "with --auto-reload: the quiet period after the last upload before reloading")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: pafs mount [flags] MOUNTPOINT\n\n"+
+			"Mounts a PythonAnywhere account at MOUNTPOINT and serves it in the foreground;\n"+
+			"Ctrl-C or SIGTERM uploads what is pending, then unmounts.\n"+
+			"The token comes from $API_TOKEN (or --token-file); the username from --username or $PA_USERNAME.\n\nFlags:\n")
+		fl.PrintDefaults()
+	}
+	return fl
+}
+
+// parseMountArgs parses and checks the command line.
+func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
+	c := &mountConfig{}
+	fl := mountFlags(c, stderr)
+	if err := fl.Parse(args); err != nil {
+		return nil, err
+	}
+	size, err := parseSize(fl.Lookup("cache-max-size").Value.String())
+	if err != nil {
+		return nil, fmt.Errorf("--cache-max-size: %w", err)
+	}
+	c.cacheMax = size
+	c.tokenOnCmd = fl.Changed("token")
+	c.regionSet = fl.Changed("region")
+	if fl.NArg() != 1 {
+		return nil, errors.New("need exactly one MOUNTPOINT (see pafs mount --help)")
+	}
+	c.mountpoint, err = filepath.Abs(fl.Arg(0))
+	if err != nil {
+		return nil, err
+	}
+	// -o options pafs understands itself become flags; the rest go to the kernel.
+	var kernel []string
+	for _, o := range c.options {
+		for _, opt := range strings.Split(o, ",") {
+			switch opt = strings.TrimSpace(opt); opt {
+			case "":
+			case "ro":
+				c.readOnly = true
+			case "rw":
+				c.readOnly = false
+			case "allow_other":
+				c.allowOther = true
+			case "nonempty":
+				c.nonEmpty = true
+			default:
+				kernel = append(kernel, opt)
+			}
+		}
+	}
+	c.options = kernel
+	if c.writeBack < 0 || c.writeBackMax <= 0 || c.tempDelay <= 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 || c.timeout <= 0 {
+		return nil, errors.New("--write-back, --write-back-max, --temp-delay, --dir-cache-time, --rate-window and --timeout must be positive (write-back may be 0)")
+	}
+	if c.username == "" {
+		c.username = os.Getenv("PA_USERNAME")
+	}
+	return c, nil
+}
+
+// parseSize reads sizes like 512M, 5G, 100k, 1048576.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40} {
+		if strings.HasSuffix(s, suffix) || strings.HasSuffix(s, suffix+"B") || strings.HasSuffix(s, suffix+"IB") {
+			s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(s, "IB"), "B"), suffix)
+			mult = m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a size: %q", s)
+	}
+	return int64(n * float64(mult)), nil
+}

@@ -1,0 +1,165 @@
+package status
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/pafs/pafs/internal/vfs"
+	"github.com/pafs/pafs/remote"
+)
+
+// Source is what a report is made from.
+type Source struct {
+	Client     *remote.Client
+	Files      *vfs.FS
+	Errors     *Errors
+	Notices    *Errors // things to do that are not failures (a reload is needed)
+	Account    string  // user@host
+	Mountpoint string
+	Started    time.Time
+	Now        func() time.Time
+}
+
+// Report is a snapshot of a mount's state. Its JSON form is .pafs/status.json.
+type Report struct {
+	Account    string     `json:"account"`
+	Mountpoint string     `json:"mountpoint"`
+	Uptime     Duration   `json:"uptime"`
+	Limit      int        `json:"rate_limit"`
+	Window     Duration   `json:"rate_window"`
+	Endpoints  []Endpoint `json:"endpoints"`
+	Queue      Queue      `json:"queue"`
+	Cache      Cache      `json:"cache"`
+	Errors     []Event    `json:"last_errors"`
+	ErrorCount int        `json:"error_count"`
+	Notices    []Event    `json:"notices"`
+}
+
+// Endpoint is one endpoint family's budget and counters.
+type Endpoint struct {
+	Family    string         `json:"family"`
+	InWindow  int            `json:"in_window"`
+	Limit     int            `json:"limit"`
+	NextFree  Duration       `json:"next_free"`
+	InFlight  int            `json:"in_flight"`
+	Waiting   int            `json:"waiting"`
+	Requests  int            `json:"requests"`
+	ByMethod  map[string]int `json:"by_method"`
+	Retries   int            `json:"retries"`
+	Throttled int            `json:"throttled"`
+	Errors    int            `json:"errors"`
+	LastError string         `json:"last_error,omitempty"`
+}
+
+// Queue is the upload queue's state.
+type Queue struct {
+	Pending  int       `json:"pending"`
+	InFlight int       `json:"in_flight"`
+	Failing  int       `json:"failing"`
+	Bytes    int64     `json:"bytes"`
+	Done     uint64    `json:"done"`
+	Failures uint64    `json:"failed_attempts"`
+	Ops      []QueueOp `json:"ops"`
+}
+
+// QueueOp is one queued change.
+type QueueOp struct {
+	Kind      string   `json:"kind"`
+	Path      string   `json:"path"`
+	Bytes     int64    `json:"bytes"`
+	Tries     int      `json:"tries"`
+	InFlight  bool     `json:"in_flight"`
+	Held      bool     `json:"held"`
+	DueIn     Duration `json:"due_in"`
+	LastError string   `json:"last_error,omitempty"`
+}
+
+// Cache is the caches' hit rates and size.
+type Cache struct {
+	ListingHits   uint64 `json:"listing_hits"`
+	ListingMisses uint64 `json:"listing_misses"`
+	ContentHits   uint64 `json:"content_hits"`
+	ContentMisses uint64 `json:"content_misses"`
+	ContentBytes  int64  `json:"content_bytes"`
+}
+
+// Duration marshals as seconds (a float) in JSON and reads well in text.
+type Duration time.Duration
+
+// MarshalJSON writes seconds.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).Seconds())
+}
+
+// UnmarshalJSON reads seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
+}
+
+// Collect takes a snapshot.
+func (s *Source) Collect() Report {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	r := Report{Account: s.Account, Mountpoint: s.Mountpoint, Uptime: Duration(now().Sub(s.Started).Round(time.Second))}
+	if s.Client != nil {
+		limit, window := s.Client.Limits()
+		r.Limit, r.Window = limit, Duration(window)
+		for _, f := range s.Client.Stats() {
+			r.Endpoints = append(r.Endpoints, endpoint(f))
+		}
+		sort.Slice(r.Endpoints, func(i, j int) bool { return r.Endpoints[i].Family < r.Endpoints[j].Family })
+	}
+	if s.Files != nil {
+		r.Queue = queue(s.Files, now())
+		mh, mm, ch, cm, cb := s.Files.CacheStats()
+		r.Cache = Cache{ListingHits: mh, ListingMisses: mm, ContentHits: ch, ContentMisses: cm, ContentBytes: cb}
+	}
+	if s.Errors != nil {
+		r.Errors, r.ErrorCount = s.Errors.List()
+	}
+	if s.Notices != nil {
+		r.Notices, _ = s.Notices.List()
+	}
+	return r
+}
+
+func endpoint(f remote.FamilyStats) Endpoint {
+	e := Endpoint{Family: f.Family, InWindow: f.InWindow, Limit: f.Limit, NextFree: Duration(f.NextFree),
+		InFlight: f.InFlight, Waiting: f.Waiting, ByMethod: f.Sent, Retries: f.Retries,
+		Throttled: f.Throttled, Errors: f.Errors, LastError: f.LastError}
+	for _, n := range f.Sent {
+		e.Requests += n
+	}
+	return e
+}
+
+func queue(f *vfs.FS, now time.Time) Queue {
+	var q Queue
+	q.Done, q.Failures = f.Queue().Counts()
+	for _, s := range f.Queue().Snapshot() {
+		op := QueueOp{Kind: string(s.Kind), Path: s.Path, Bytes: s.Size, Tries: s.Tries,
+			InFlight: s.InFlight, Held: s.Held, LastError: s.LastError}
+		if d := s.NotBefore.Sub(now); d > 0 && !s.InFlight {
+			op.DueIn = Duration(d.Round(100 * time.Millisecond))
+		}
+		if s.InFlight {
+			q.InFlight++
+		} else {
+			q.Pending++
+		}
+		if s.LastError != "" {
+			q.Failing++
+		}
+		q.Bytes += s.Size
+		q.Ops = append(q.Ops, op)
+	}
+	return q
+}

@@ -1,0 +1,244 @@
+package vfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pafs/pafs/cache"
+	"github.com/pafs/pafs/internal/rpath"
+	"github.com/pafs/pafs/internal/writeback"
+	"github.com/pafs/pafs/remote"
+)
+
+// Execute carries out one queued op; it is the upload queue's Executor.
+func (f *FS) Execute(ctx context.Context, op writeback.Op) error {
+	// Nobody waits on a queued op: reads and listings go first.
+	ctx = remote.Background(ctx)
+	switch op.Kind {
+	case writeback.Upload:
+		return f.execUpload(ctx, op)
+	case writeback.Delete:
+		return f.execDelete(ctx, op)
+	case writeback.Mkdir:
+		return f.execMkdir(ctx, op)
+	}
+	return fmt.Errorf("upload queue: unknown op %q", op.Kind)
+}
+
+func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
+	f.mu.Lock()
+	e := f.ov.get(op.Path)
+	if e == nil || e.kind != kFile || e.item == nil || e.item.ID() != op.Item {
+		// The data went elsewhere (overwritten, deleted): nothing to send.
+		f.mu.Unlock()
+		return nil
+	}
+	it := e.item
+	it.Ref()
+	f.mu.Unlock()
+	defer it.Release()
+	var (
+		r      *io.SectionReader
+		gen    uint64
+		h      [32]byte
+		hashed bool
+	)
+	for try := 0; ; try++ {
+		var err error
+		if r, gen, err = it.Snapshot(); err != nil {
+			return err
+		}
+		h, hashed = hashOf(r)
+		if try == 0 && hashed && f.sums.same(op.Path, h, r.Size(), f.o.Now(), f.o.ContentTTL) {
+			return f.uploadedLocked(e, it, op, gen, r.Size(), false)
+		}
+		_, err = f.r.Upload(ctx, op.Path, r)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, remote.ErrSourceShrank) && try < 3 {
+			continue // truncated while being sent: send what it holds now
+		}
+		f.report("upload", op.Path, err)
+		return err
+	}
+	f.serverUp()
+	if hashed {
+		f.sums.put(op.Path, h, r.Size(), f.o.Now())
+	}
+	defer f.notifyUploaded(op.Path)
+	return f.uploadedLocked(e, it, op, gen, r.Size(), true)
+}
+
+// uploadedLocked records that the server holds generation gen of e's data
+// at op.Path (sent now, or already there), and queues newer data if any.
+func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint64, size int64, sent bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !sent {
+		f.log.Debug("files: upload skipped, the server has this content", "path", op.Path)
+	}
+	f.confirmLocked(op.Path, false)
+	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) { a.Size = size })
+	if f.ov.get(op.Path) != e || e.op != op.ID {
+		return nil
+	}
+	e.op, e.remote, e.due = 0, true, time.Time{}
+	if it.MarkClean(gen) {
+		if e.writers == 0 {
+			f.dropLocked(e)
+		}
+		return nil
+	}
+	// Written again while uploading: send the new content too.
+	return f.addUploadLocked(e, e.writers > 0)
+}
+
+// confirmLocked records that the server now has p (and so its parents).
+func (f *FS) confirmLocked(p string, isDir bool) {
+	f.recordLocked(p, kFile, isDir)
+	dir, name := rpath.Split(p)
+	f.meta.AddEntry(dir, name, isDir)
+	for d := dir; d != "/"; {
+		parent, dname := rpath.Split(d)
+		if e := f.ov.get(d); e != nil && e.kind == kDir && !e.remote {
+			if e.op == 0 || f.q.Cancel(e.op) {
+				f.ov.remove(e)
+			} else {
+				e.remote = true
+			}
+			f.recordLocked(d, kDir, true)
+			f.meta.AddEntry(parent, dname, true)
+		}
+		d = parent
+	}
+}
+
+func (f *FS) execDelete(ctx context.Context, op writeback.Op) error {
+	if op.Dir {
+		return f.execDirDelete(ctx, op)
+	}
+	if err := f.r.Delete(ctx, op.Path); err != nil && !remote.IsNotFound(err) {
+		f.report("delete", op.Path, err)
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deletedLocked(op.Path)
+	f.deleteDoneLocked(op)
+	return nil
+}
+
+// deletedLocked records that the server no longer holds p.
+func (f *FS) deletedLocked(p string) {
+	f.recordLocked(p, kGone, false)
+	f.sums.drop(p, f.o.Now(), f.o.ContentTTL)
+	dir, name := rpath.Split(p)
+	f.meta.RemoveEntry(dir, name)
+}
+
+// deleteDoneLocked takes the finished delete op out of the overlay.
+func (f *FS) deleteDoneLocked(op writeback.Op) {
+	if e := f.ov.get(op.Path); e != nil && e.op == op.ID {
+		f.ov.remove(e)
+	} else if e != nil && e.gone == op.ID {
+		e.gone = 0
+	}
+}
+
+func (f *FS) execMkdir(ctx context.Context, op writeback.Op) error {
+	f.mu.Lock()
+	e := f.ov.get(op.Path)
+	if e == nil || e.kind != kDir || e.op != op.ID {
+		f.mu.Unlock()
+		return nil
+	}
+	if f.queuedBelowLocked(op.Path) {
+		// An upload or mkdir inside creates this directory anyway.
+		e.op = 0
+		f.mu.Unlock()
+		return nil
+	}
+	f.mu.Unlock()
+	// The API has no mkdir: upload a placeholder (parents are created) and
+	// delete it again.
+	keep := rpath.Join(op.Path, keepName)
+	if _, err := f.r.Upload(ctx, keep, bytes.NewReader(nil)); err != nil {
+		f.report("mkdir", op.Path, err)
+		return err
+	}
+	if err := f.r.Delete(ctx, keep); err != nil && !remote.IsNotFound(err) {
+		// The directory exists; the placeholder (hidden here, not in the web
+		// editor) is deleted by an op of its own, retried like any other.
+		f.report("mkdir", op.Path, err)
+		f.q.Add(writeback.Op{Kind: writeback.Delete, Path: keep, NotBefore: f.o.Now()})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ov.get(op.Path) == e && e.op == op.ID {
+		f.ov.remove(e)
+	}
+	f.confirmLocked(op.Path, true)
+	return nil
+}
+
+// recover rebuilds the overlay from ops an earlier run left in the journal.
+func (f *FS) recover(ops []writeback.Op) {
+	latest := map[string]uint64{} // item → last upload op using it
+	for _, op := range ops {
+		if op.Kind == writeback.Upload {
+			latest[op.Item] = op.ID
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var cleanup []string
+	defer func() {
+		for _, p := range cleanup {
+			if _, err := f.q.Add(writeback.Op{Kind: writeback.Delete, Path: p, NotBefore: f.o.Now()}); err != nil {
+				f.report("recover", p, err)
+			}
+		}
+	}()
+	for _, op := range ops {
+		switch op.Kind {
+		case writeback.Upload:
+			if latest[op.Item] != op.ID {
+				// Superseded by a later upload of the same data (a rename).
+				f.q.Cancel(op.ID)
+				continue
+			}
+			it, err := f.content.Adopt(op.Path, op.Item)
+			if err != nil {
+				f.report("recover", op.Path, err)
+				f.q.Cancel(op.ID)
+				continue
+			}
+			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID, tempNamed: f.local.match(op.Path)})
+		case writeback.Delete:
+			// The journal does not say whether a file or a directory was
+			// deleted: take it for a directory, whose delete a new file of
+			// the same name must follow rather than cancel.
+			f.ov.set(&entry{path: op.Path, kind: kGone, op: op.ID, remote: true, isDir: true})
+		case writeback.Mkdir:
+			e := &entry{path: op.Path, kind: kDir, op: op.ID}
+			if old := f.ov.get(op.Path); old != nil && old.kind == kGone {
+				e.gone, e.goneIsDir = old.op, old.isDir
+			}
+			f.ov.set(e)
+			if op.Sent {
+				// The run that died may have uploaded the placeholder and
+				// not deleted it; this op may not run again (something
+				// uploaded inside makes it needless), so delete it apart.
+				cleanup = append(cleanup, rpath.Join(op.Path, keepName))
+			}
+		}
+	}
+	if len(ops) > 0 {
+		f.log.Info("upload queue: resuming work left by an earlier run", "ops", len(ops))
+	}
+}

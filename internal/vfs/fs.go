@@ -1,0 +1,199 @@
+// Package vfs is the file system of the files API as pafs presents it, keyed
+// by remote path and independent of FUSE: listings come from the metadata
+// cache, contents from the disk cache, and every change is applied locally at
+// once and reaches the server through the persistent write-back queue.
+//
+// The local view is the server's (as last listed) with an overlay of what this
+// mount changed and the server does not show yet: files written locally,
+// directories created, paths deleted. The overlay is what makes a write
+// visible at once and keeps it from vanishing when a listing is fetched again
+// before the upload is done.
+package vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pafs/pafs/cache"
+	"github.com/pafs/pafs/internal/writeback"
+	"github.com/pafs/pafs/remote"
+	"golang.org/x/sync/singleflight"
+)
+
+// Remote is what vfs needs of the API client (*remote.Client has it).
+type Remote interface {
+	ListDir(ctx context.Context, path string) (map[string]remote.DirEntry, error)
+	Download(ctx context.Context, path string) (*remote.Download, error)
+	Upload(ctx context.Context, path string, r io.Reader) (bool, error)
+	Delete(ctx context.Context, path string) error
+	Share(ctx context.Context, path string) (string, bool, error)
+	SharedURL(ctx context.Context, path string) (string, error)
+	Unshare(ctx context.Context, path string) error
+}
+
+// Options configures the file system.
+type Options struct {
+	Home          string        // the account's home directory, "/home/USER"
+	CacheDir      string        // holds content/ and queue/ (created 0700)
+	DirCacheTime  time.Duration // listing lifetime (default 30 s)
+	ContentTTL    time.Duration // cached content lifetime (default DirCacheTime)
+	CacheMaxBytes int64         // clean content beyond this is evicted (default 5 GiB)
+	WriteBack     time.Duration // delay before an upload; 0 uploads on close, synchronously
+	LocalOnly     []string      // extra patterns of temp names (see TempDelay)
+	Workers       int           // uploads and deletes in flight at once (default 4)
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// Spare, if set, says how many files/path requests could start now
+	// without waiting for the rate limit (-1: no limit); listing read-ahead
+	// for tree walks runs only from spare budget. Nil turns read-ahead off.
+	Spare func() int
+	// OnError, if set, hears about failures worth showing in the status file.
+	OnError func(op, path string, err error)
+	// TempDelay is how long the upload of a file named like an editor's
+	// temp file waits after its last close (default DefaultTempDelay).
+	// WriteBackMax bounds how long an upload of a file that keeps being
+	// written is pushed back (default DefaultWriteBackMax). Neither is ever
+	// shorter than WriteBack.
+	TempDelay, WriteBackMax time.Duration
+}
+
+// FS is the files/ tree.
+type FS struct {
+	o       Options
+	r       Remote
+	meta    *cache.Meta
+	content *cache.Content
+	q       *writeback.Queue
+	log     *slog.Logger
+	epoch   time.Time // mtime shown for files whose mtime is unknown
+	local   *localOnly
+
+	flights  singleflight.Group // coalesces listings and downloads of one path
+	uploaded listeners
+	sums     sums  // what the server holds, for skipping uploads it has already
+	walks    walks // recent listings, to list ahead of tree walks
+
+	mu      sync.Mutex
+	ov      overlay
+	seq     uint64       // completions so far
+	recent  []completion // recent completions, to patch listings fetched meanwhile
+	bgCtx   context.Context
+	bgStop  context.CancelFunc
+	closeMu sync.Once
+
+	downUntil atomic.Int64 // unix nanoseconds; see serverDown
+}
+
+// New opens the caches and the upload queue under o.CacheDir, recovers what
+// an earlier run left queued, and starts uploading.
+func New(r Remote, o Options) (*FS, error) {
+	if o.DirCacheTime <= 0 {
+		o.DirCacheTime = 30 * time.Second
+	}
+	if o.ContentTTL <= 0 {
+		o.ContentTTL = o.DirCacheTime
+	}
+	if o.CacheMaxBytes <= 0 {
+		o.CacheMaxBytes = 5 << 30
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.TempDelay <= 0 {
+		o.TempDelay = DefaultTempDelay
+	}
+	if o.WriteBackMax <= 0 {
+		o.WriteBackMax = DefaultWriteBackMax
+	}
+	o.TempDelay = max(o.TempDelay, o.WriteBack)
+	o.WriteBackMax = max(o.WriteBackMax, o.WriteBack)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CacheDir == "" {
+		return nil, errors.New("vfs: no cache directory")
+	}
+	f := &FS{o: o, r: r, log: o.Logger, epoch: o.Now().Truncate(time.Second), ov: newOverlay()}
+	lo, err := newLocalOnly(o.LocalOnly)
+	if err != nil {
+		return nil, err
+	}
+	f.local = lo
+	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
+	f.meta = cache.NewMeta(cache.MetaOptions{TTL: o.DirCacheTime, Now: o.Now})
+	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
+		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle})
+	if q == nil {
+		return nil, fmt.Errorf("vfs: %w", errors.Join(errs...))
+	}
+	for _, err := range errs {
+		f.log.Error("upload queue", "error", err)
+	}
+	f.q = q
+	keep := map[string]bool{}
+	for _, op := range recovered {
+		if op.Item != "" {
+			keep[op.Item] = true
+		}
+	}
+	f.content, err = cache.OpenContent(cache.ContentOptions{Dir: filepath.Join(o.CacheDir, "content"),
+		MaxBytes: o.CacheMaxBytes, TTL: o.ContentTTL, Now: o.Now}, func(id string) bool { return keep[id] })
+	if err != nil {
+		return nil, err
+	}
+	f.recover(recovered)
+	q.Start(f)
+	return f, nil
+}
+
+// Close stops the upload queue; what is queued stays on disk for the next run.
+func (f *FS) Close() {
+	f.closeMu.Do(func() {
+		f.bgStop()
+		f.q.Close()
+	})
+}
+
+// Drain uploads everything queued, reporting progress, until done or ctx ends.
+func (f *FS) Drain(ctx context.Context, progress func(writeback.Progress)) error {
+	return f.q.Drain(ctx, progress)
+}
+
+// Queue exposes the upload queue for status reports.
+func (f *FS) Queue() *writeback.Queue { return f.q }
+
+// CacheStats reports listing and content cache hits and misses.
+func (f *FS) CacheStats() (metaHits, metaMisses, contentHits, contentMisses uint64, contentBytes int64) {
+	mh, mm, _ := f.meta.Stats()
+	ch, cm, _ := f.content.Stats()
+	return mh, mm, ch, cm, f.content.Used()
+}
+
+func (f *FS) report(op, path string, err error) {
+	if err == nil {
+		return
+	}
+	f.log.Warn("files: "+op+" failed", "path", path, "error", err)
+	if f.o.OnError != nil {
+		f.o.OnError(op, path, err)
+	}
+}
+
+// recoverySettle is how long uploads wait after a start that found ops a run
+// that died had begun sending (writeback.Options.Settle): long enough for a
+// server to finish the requests that run had sent.
+const recoverySettle = 5 * time.Second
+
+// refused reports whether the server refused a change for good: a 4xx
+// answer other than a timeout or a throttle.
+func refused(err error) bool {
+	s := remote.StatusOf(err)
+	return s >= 400 && s < 500 && s != 408 && s != 429
+}

@@ -1,0 +1,378 @@
+package vfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+
+	"github.com/pafs/pafs/cache"
+	"github.com/pafs/pafs/internal/rpath"
+	"github.com/pafs/pafs/remote"
+)
+
+// fetch returns a referenced content item for the remote file p: the cached
+// one if still fresh, otherwise a download started now (shared by concurrent
+// callers). The item may still be filling; its size is known on return.
+func (f *FS) fetch(ctx context.Context, p string) (*cache.Item, error) {
+	for try := 0; try < 3; try++ {
+		if it, ok := f.content.Lookup(p); ok {
+			if _, err := it.WaitSize(); err != nil {
+				it.Release()
+				return nil, syscall.EIO
+			}
+			return it, nil
+		}
+		if _, err := f.wait(ctx, "D"+p, func() (any, error) { return nil, f.download(p) }); err != nil {
+			if it, ok := f.staleContent(p, err); ok {
+				return it, nil
+			}
+			return nil, err
+		}
+	}
+	return nil, syscall.EIO
+}
+
+// download starts fetching p into a new cache item and returns once the
+// response headers are in; the body is copied in the background.
+func (f *FS) download(p string) error {
+	if it, ok := f.content.Lookup(p); ok {
+		it.Release()
+		return nil
+	}
+	_, haveStale := f.content.Peek(p)
+	if haveStale && f.serverDown() {
+		return syscall.EIO // fetch serves the copy at hand
+	}
+	ctx, stop, cancel := f.askCtx(haveStale)
+	dl, err := f.r.Download(ctx, p)
+	if stop() {
+		if err == nil {
+			dl.Body.Close()
+		}
+		err = fmt.Errorf("download %s: %w", p, errStaleWait)
+	}
+	if err != nil {
+		cancel()
+		if remote.IsNotFound(err) {
+			dir, name := rpath.Split(p)
+			f.meta.RemoveEntry(dir, name)
+			return syscall.ENOENT
+		}
+		f.report("download", p, err)
+		return remote.Errno(err)
+	}
+	it, err := f.content.New(p, false)
+	if err != nil {
+		dl.Body.Close()
+		cancel()
+		if errors.Is(err, cache.ErrBusy) {
+			return nil // local data took the path over meanwhile; the caller retries
+		}
+		f.report("download", p, err)
+		return syscall.EIO
+	}
+	f.serverUp()
+	go func() {
+		defer cancel()
+		defer it.Release()
+		defer dl.Body.Close()
+		body := io.Reader(dl.Body)
+		sm := newSummer(dl.Size)
+		if sm != nil {
+			body = io.TeeReader(body, sm.w)
+		}
+		if err := it.Fill(body, dl.Size); err != nil {
+			f.report("download", p, err)
+			return
+		}
+		sz, _ := it.Size()
+		if sm != nil {
+			f.sums.put(p, sm.sum(), sz, f.o.Now())
+		}
+		f.meta.UpdateAttr(p, func(a *cache.Attr) {
+			a.Size = sz
+			if !dl.ModTime.IsZero() {
+				a.Mtime = dl.ModTime
+			}
+		})
+	}()
+	return nil
+}
+
+// Handle is an open file.
+type Handle struct {
+	f        *FS
+	item     *cache.Item
+	e        *entry // the overlay entry, for handles that may write
+	append   bool
+	released bool
+}
+
+// Open opens the file p. flags are open(2) flags.
+func (f *FS) Open(ctx context.Context, p string, flags int) (*Handle, error) {
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if write || flags&syscall.O_TRUNC != 0 {
+		return f.openWrite(ctx, p, flags)
+	}
+	f.mu.Lock()
+	if e := f.ov.get(p); e != nil {
+		defer f.mu.Unlock()
+		switch e.kind {
+		case kGone:
+			return nil, syscall.ENOENT
+		case kDir:
+			return nil, syscall.EISDIR
+		}
+		e.item.Ref()
+		return &Handle{f: f, item: e.item}, nil
+	}
+	f.mu.Unlock()
+	it, err := f.fetch(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{f: f, item: it}, nil
+}
+
+// openWrite opens p for writing: its content becomes local (fetched first
+// unless truncated), and an upload is queued, held until the last writer closes.
+func (f *FS) openWrite(ctx context.Context, p string, flags int) (*Handle, error) {
+	trunc := flags&syscall.O_TRUNC != 0
+	h, err := f.openLocal(p, trunc)
+	if h != nil || err != nil {
+		return h, err
+	}
+	var it *cache.Item
+	if trunc {
+		it, err = f.content.New(p, true)
+		if err != nil {
+			return nil, syscall.EIO
+		}
+	} else {
+		if it, err = f.fetch(ctx, p); err != nil {
+			return nil, err
+		}
+		if err := it.WaitComplete(); err != nil {
+			it.Release()
+			return nil, syscall.EIO
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e := f.ov.get(p); e != nil && e.kind == kFile {
+		// Someone made it local meanwhile: share theirs.
+		it.Release()
+		return f.newWriterLocked(e, trunc, flags)
+	}
+	e := &entry{path: p, kind: kFile, item: it, remote: true, tempNamed: f.local.match(p)}
+	f.ov.set(e)
+	it.Ref() // the handle's; the overlay keeps the one we got
+	e.writers++
+	if err := f.holdUploadLocked(e); err != nil {
+		return nil, err
+	}
+	return &Handle{f: f, item: it, e: e, append: flags&syscall.O_APPEND != 0}, nil
+}
+
+// openLocal opens p for writing if its content is already local.
+func (f *FS) openLocal(p string, trunc bool) (*Handle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.ov.get(p)
+	if e == nil {
+		return nil, nil
+	}
+	switch e.kind {
+	case kGone:
+		return nil, syscall.ENOENT
+	case kDir:
+		return nil, syscall.EISDIR
+	}
+	flags := 0
+	if trunc {
+		flags = syscall.O_TRUNC
+	}
+	return f.newWriterLocked(e, trunc, flags)
+}
+
+func (f *FS) newWriterLocked(e *entry, trunc bool, flags int) (*Handle, error) {
+	if trunc {
+		if err := e.item.Truncate(0); err != nil {
+			return nil, syscall.EIO
+		}
+		f.touchLocked(e.path, 0)
+	}
+	e.item.Ref()
+	e.writers++
+	if err := f.holdUploadLocked(e); err != nil {
+		e.writers--
+		e.item.Release()
+		return nil, err
+	}
+	return &Handle{f: f, item: e.item, e: e, append: flags&syscall.O_APPEND != 0}, nil
+}
+
+// Create creates and opens a new empty file name in dir.
+func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint32) (*Handle, Attr, error) {
+	if err := newNameErr(name); err != nil {
+		return nil, Attr{}, err
+	}
+	p := rpath.Join(dir, name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.goneLocked(dir) {
+		return nil, Attr{}, syscall.ENOENT
+	}
+	old := f.ov.get(p)
+	if old != nil && old.kind == kFile {
+		h, err := f.newWriterLocked(old, true, flags)
+		return h, f.localAttrLocked(old), err
+	}
+	if old != nil && old.kind == kDir {
+		return nil, Attr{}, syscall.EISDIR
+	}
+	remoteHas := f.listedLocked(p)
+	var obsolete uint64 // a delete the upload makes useless
+	if old != nil && old.kind == kGone {
+		remoteHas = true
+		if !old.isDir {
+			obsolete = old.op
+		}
+	}
+	it, err := f.content.New(p, true)
+	if err != nil {
+		return nil, Attr{}, syscall.EIO
+	}
+	e := &entry{path: p, kind: kFile, item: it, remote: remoteHas, tempNamed: f.local.match(p)}
+	f.ov.set(e)
+	f.meta.UpdateAttr(p, func(a *cache.Attr) {
+		a.Size, a.Mode, a.Mtime, a.Atime = 0, mode&0o7777, f.o.Now(), f.o.Now()
+	})
+	it.Ref()
+	e.writers++
+	if err := f.holdUploadLocked(e); err != nil {
+		return nil, Attr{}, err
+	}
+	if obsolete != 0 && f.q.Cancel(obsolete) {
+		// The delete never went out: the upload will simply overwrite. (It
+		// is cancelled only now that the upload is journalled.)
+		old.op = 0
+	}
+	return &Handle{f: f, item: it, e: e, append: flags&syscall.O_APPEND != 0}, f.localAttrLocked(e), nil
+}
+
+// Read reads from the file.
+func (h *Handle) Read(p []byte, off int64) (int, error) {
+	n, err := h.item.ReadAt(p, off)
+	if err != nil {
+		return n, syscall.EIO
+	}
+	return n, nil
+}
+
+// Write writes to the file (at its end for O_APPEND handles, whatever the
+// kernel's idea of the size).
+func (h *Handle) Write(p []byte, off int64) (int, error) {
+	if h.e == nil {
+		return 0, syscall.EBADF
+	}
+	if h.append {
+		off, _ = h.item.Size()
+	}
+	n, err := h.item.WriteAt(p, off)
+	if err != nil {
+		return n, syscall.EIO
+	}
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.touchLocked(h.e.path, -1)
+	return n, h.f.wroteLocked(h.e)
+}
+
+// Truncate sets the file's size through the handle.
+func (h *Handle) Truncate(size int64) error {
+	if h.e == nil {
+		return syscall.EBADF
+	}
+	if err := h.item.Truncate(size); err != nil {
+		return syscall.EIO
+	}
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.touchLocked(h.e.path, size)
+	return h.f.wroteLocked(h.e)
+}
+
+// Size returns the file's current size as this handle sees it.
+func (h *Handle) Size() int64 {
+	sz, _ := h.item.Size()
+	return sz
+}
+
+// Path returns where the handle's file is now (it follows renames).
+func (h *Handle) Path() string { return h.item.Path() }
+
+// Writable reports whether the handle may write.
+func (h *Handle) Writable() bool { return h.e != nil }
+
+// Flush is called on every close(2). With write-back off it uploads now and
+// returns the upload's error to close (a temp-named file excepted: see
+// Fsync).
+func (h *Handle) Flush(ctx context.Context) error {
+	if h.e == nil || h.f.o.WriteBack > 0 {
+		return nil
+	}
+	return h.f.syncUpload(ctx, h.e, true)
+}
+
+// Fsync uploads the file's pending data now and waits for the server's
+// answer. Through a read-only handle too: `sync FILE` opens the file
+// read-only, and fsync still means "make this file durable".
+//
+// The writer of a temp-named file is the exception: its data is journalled
+// already (kill -9 keeps it) and goes after the temp delay if the file is
+// still there. vim fsyncs its swap file whenever the user pauses; uploading
+// it each time (and deleting it when vim quits) would spend the rate budget
+// of every editing session on a file nobody reads.
+func (h *Handle) Fsync(ctx context.Context) error {
+	if h.e != nil {
+		return h.f.syncUpload(ctx, h.e, true)
+	}
+	h.f.mu.Lock()
+	e := h.f.ov.get(h.item.Path())
+	h.f.mu.Unlock()
+	if e == nil || e.kind != kFile {
+		return nil // nothing pending
+	}
+	return h.f.syncUpload(ctx, e, false)
+}
+
+// Release closes the handle; the last writer's close queues the upload.
+func (h *Handle) Release() {
+	if h.released {
+		return
+	}
+	h.released = true
+	if h.e != nil {
+		h.f.mu.Lock()
+		h.e.writers--
+		if h.e.writers == 0 && !h.e.detached {
+			h.f.finishWriteLocked(h.e)
+		}
+		h.f.mu.Unlock()
+	}
+	h.item.Release()
+}
+
+// touchLocked records a local modification of p (size -1: unchanged).
+func (f *FS) touchLocked(p string, size int64) {
+	now := f.o.Now()
+	f.meta.UpdateAttr(p, func(a *cache.Attr) {
+		a.Mtime = now
+		if size >= 0 {
+			a.Size = size
+		}
+	})
+}

@@ -1,0 +1,143 @@
+package writeback
+
+import (
+	"context"
+	"time"
+)
+
+// schedule starts eligible ops on free workers and sleeps until the next op
+// becomes due or something changes.
+func (q *Queue) schedule(ctx context.Context) {
+	defer q.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := q.startEligible(ctx)
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(q.o.Now()), time.Millisecond)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.kick:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// startEligible launches what can run now and returns when the earliest
+// waiting op becomes due (zero if none is waiting on time).
+func (q *Queue) startEligible(ctx context.Context) time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.o.Now()
+	if now.Before(q.settle) {
+		return q.settle
+	}
+	var next time.Time
+	for i, e := range q.order {
+		if q.running >= q.o.Workers {
+			break
+		}
+		if e.inflight || e.op.From != "" {
+			continue
+		}
+		due, ok := e.op.due()
+		if !ok {
+			continue // held, with no deadline
+		}
+		if due.After(now) {
+			if next.IsZero() || due.Before(next) {
+				next = due
+			}
+			continue
+		}
+		if q.blockedLocked(i, e) {
+			continue
+		}
+		e.inflight = true
+		q.running++
+		q.wg.Add(1)
+		go q.run(ctx, e)
+	}
+	return next
+}
+
+// due is when op may start: its NotBefore unless held, its Deadline if that
+// comes first. ok is false if it waits for something else (held, no
+// deadline).
+func (o *Op) due() (t time.Time, ok bool) {
+	if !o.Held {
+		t, ok = o.NotBefore, true
+	}
+	if !o.Deadline.IsZero() && (!ok || o.Deadline.Before(t)) {
+		t, ok = o.Deadline, true
+	}
+	return t, ok
+}
+
+// blockedLocked reports whether the op at position i must wait: for an
+// explicit dependency, or for an earlier op on an overlapping path (so a
+// delete of a directory and a later upload into it happen in that order).
+func (q *Queue) blockedLocked(i int, e *entry) bool {
+	for _, id := range e.op.After {
+		if _, ok := q.entries[id]; ok {
+			return true
+		}
+	}
+	for _, prev := range q.order[:i] {
+		if prev.op.overlaps(&e.op) {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *Queue) run(ctx context.Context, e *entry) {
+	defer q.wg.Done()
+	q.mu.Lock()
+	if !e.op.Sent {
+		// Journalled before the first request leaves: if pafs dies now, the
+		// next run knows the server may still apply it (Options.Settle).
+		e.op.Sent = true
+		q.j.write(&e.op)
+	}
+	op := e.op
+	q.mu.Unlock()
+	err := q.exec.Execute(ctx, op)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.running--
+	e.inflight = false
+	if err == nil {
+		q.done++
+		q.removeLocked(e, nil)
+		return
+	}
+	if ctx.Err() != nil {
+		// Shutting down: the op stays journalled as it was.
+		return
+	}
+	q.failed++
+	e.op.Tries++
+	e.op.LastError = err.Error()
+	e.op.Permanent = q.o.Permanent(err)
+	e.op.LastTry = q.o.Now()
+	e.op.NotBefore = q.o.Now().Add(q.backoff(e.op.Tries))
+	q.j.write(&e.op)
+	q.o.Logger.Warn("upload queue: will retry", "op", e.op.Kind, "path", e.op.Path,
+		"tries", e.op.Tries, "in", e.op.NotBefore.Sub(q.o.Now()).Round(time.Millisecond), "error", err)
+	for _, w := range e.waiters {
+		w <- err
+	}
+	e.waiters = nil
+	q.wake()
+}
