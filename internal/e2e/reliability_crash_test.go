@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pafs/pafs/internal/mounttest"
 	"github.com/pafs/pafs/remote/emulator"
 )
 
@@ -45,7 +47,7 @@ func TestReliabilityCrashRounds(t *testing.T) {
 		Parallel: true,
 		Emulator: emulator.Config{Latency: 15 * time.Millisecond,
 			Faults: emulator.Faults{Seed: int64(seed), SpikeRate: 0.2, Spike: 200 * time.Millisecond}},
-		Args: []string{"--write-back", "30ms", "--retries", "3"},
+		Args: []string{"--write-back", "30ms", "--retries", "3", "--temp-delay", "100ms"},
 	})
 	t.Logf("seed %d, %d rounds (reproduce: PAFS_SEED=%d PAFS_CRASH_ROUNDS=%d go test ./internal/e2e -run TestReliabilityCrashRounds -v)",
 		seed, rounds, seed, rounds)
@@ -123,8 +125,8 @@ func TestReliabilityCrashRounds(t *testing.T) {
 				continue
 			}
 			o := gen.next()
-			if o.kind == opRead || o.kind == opList || o.kind == opStat {
-				continue // the burst is about changes
+			if o.kind == opRead || o.kind == opList || o.kind == opStat || o.kind == opServerWrite {
+				continue // the burst is about this mount's changes
 			}
 			got := o.apply(mnt)
 			if killed.Load() {
@@ -157,6 +159,9 @@ func TestReliabilityCrashRounds(t *testing.T) {
 		}
 
 		journal = journalDump(r.CacheDir)
+		if round%2 == 0 {
+			refuseOtherAccount(t, r)
+		}
 		r.Remount()
 		r.waitIdle(t, 60*time.Second)
 		server := emuTree(r.emu, r.remotePath("crash"))
@@ -417,4 +422,30 @@ func tornWrites(before tree, o *fsOp) []tree {
 		out = append(out, t)
 	}
 	return out
+}
+
+// refuseOtherAccount mounts another account (another server) on the cache
+// directory a killed mount left with changes queued: pafs must refuse, send
+// the other account nothing, and leave the cache directory as it was.
+func refuseOtherAccount(t *testing.T, r *rig) {
+	t.Helper()
+	before := snapshot(t, r.CacheDir)
+	bob := emulator.New(emulator.Config{Username: "bob", Token: "bob-token"})
+	srv := httptest.NewServer(bob)
+	defer srv.Close()
+	dir := t.TempDir()
+	posts := func() bool { return bob.Stats().Requests["POST files/path"] > 0 }
+	out, code := tryMount(t, []string{"API_TOKEN=bob-token"}, posts,
+		"--api-url", srv.URL, "--username", "bob", "--cache-dir", r.CacheDir, dir)
+	if mounttest.Mounted(dir) {
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	}
+	if code == 0 {
+		t.Fatalf("another account mounted a cache directory with alice's queue: %s", out)
+	}
+	st := bob.Stats()
+	if n := st.Requests["POST files/path"] + st.Requests["DELETE files/path"]; n != 0 {
+		t.Fatalf("the other account got %d changes from alice's queue", n)
+	}
+	sameSnapshot(t, "cache directory after the refused mount", snapshot(t, r.CacheDir), before)
 }

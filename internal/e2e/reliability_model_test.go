@@ -19,7 +19,12 @@ import (
 // operations (create, write, append, truncate, rename, delete, mkdir, rmdir,
 // read, list, stat, fsync) over a small set of names, so that operations
 // collide: files become directories, renames land on existing names, rmdir
-// meets non-empty directories. Each operation runs through the mount and then
+// meets non-empty directories. Some names are editors' temp names (x~,
+// .y.swp), which pafs uploads later than others but must never drop, and
+// some steps change the server behind the mount's back (a file written
+// there, as the web editor or a task would), after which the mount must show
+// the change and later operations (an rmdir of that directory, say) must
+// respect it. Each operation runs through the mount and then
 // on a local reference directory; the results (success or errno, and what a
 // read or a listing returned) must be the same, except for the differences
 // pafs documents (allowedDifference). Meanwhile the emulator answers ~10% of
@@ -80,6 +85,9 @@ func runModel(t *testing.T, seed uint64, n int) {
 			// Enough retries that a request meeting 9 faults in a row (about
 			// 1e-7 at these rates) never happens: the model then allows no EIO.
 			"--retries", "8",
+			// Temp-named files go up a little after the others, so the
+			// queue holds both kinds at once.
+			"--temp-delay", "150ms",
 		},
 	})
 	t.Logf("seed %d, %d operations (reproduce: PAFS_SEED=%d PAFS_RELIABILITY_OPS=%d go test ./internal/e2e -run 'TestReliabilityModel' -v)",
@@ -103,6 +111,12 @@ func runModel(t *testing.T, seed uint64, n int) {
 
 	gen := newOpGen(seed)
 	m := &modelRun{t: t, mnt: mnt, ref: ref, log: r.Log}
+	m.server = func(rel string, data []byte) {
+		// Between steps: nothing of the mount's is in flight, so what
+		// follows is a change made elsewhere, not a conflict with one.
+		r.waitIdle(t, 60*time.Second)
+		r.emu.WriteFile(r.remotePath("model/"+rel), data)
+	}
 	faults := modelFaults(seed)
 	r.emu.SetFaults(faults)
 	storms := 0
@@ -147,9 +161,9 @@ func runModel(t *testing.T, seed uint64, n int) {
 	}
 	stats := r.emu.Stats()
 	q := r.Status().Queue
-	t.Logf("seed %d: %d operations (%d allowed differences), %d requests, %d faults injected %v, %d storms (%d 429s), "+
+	t.Logf("seed %d: %d operations (%d allowed differences, %d server-side writes), %d requests, %d faults injected %v, %d storms (%d 429s), "+
 		"%d uploads/deletes done with %d failed attempts; compared %d bytes in reads and %d bytes (%d files, %d dirs) at the end",
-		seed, n, m.allowed, stats.Total, stats.Faults, stats.FaultKinds, storms, stats.Total429,
+		seed, n, m.allowed, m.serverWrites, stats.Total, stats.Faults, stats.FaultKinds, storms, stats.Total429,
 		q.Done, q.Failures, m.readBytes, want.bytes(), len(want.files), len(want.dirs))
 }
 
@@ -162,9 +176,16 @@ type modelRun struct {
 	readBytes int64
 	log       func() string           // the mount's log
 	extra     func(rel string) string // more to say about a path on failure
+	// server, if set, writes a file on the server behind the mount's back.
+	server       func(rel string, data []byte)
+	serverWrites int
 }
 
 func (m *modelRun) step(i int, o fsOp) {
+	if o.kind == opServerWrite {
+		m.serverWrite(i, o)
+		return
+	}
 	got := o.apply(m.mnt)
 	var want opResult
 	if d := allowedDifference(o, got, m.ref); d != "" {
@@ -184,6 +205,55 @@ func (m *modelRun) step(i int, o fsOp) {
 		return
 	}
 	m.readBytes += int64(len(got.data))
+}
+
+// serverWrite changes the server behind the mount's back, then waits (with
+// a deadline: listings and contents expire after the lifetimes the test
+// sets) until the mount shows the change, and applies it to the reference.
+// A write the API could not make (over a directory, below a file) is skipped.
+func (m *modelRun) serverWrite(i int, o fsOp) {
+	if m.server == nil || !serverCanWrite(m.ref, o.path) {
+		m.trace = append(m.trace, fmt.Sprintf("%4d %-40s skipped", i, o))
+		return
+	}
+	m.server(o.path, o.data)
+	p := filepath.Join(m.mnt, filepath.FromSlash(o.path))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Equal(b, o.data) {
+			break
+		}
+		if time.Now().After(deadline) {
+			m.t.Errorf("op %d %s: the mount never showed the server's change (read: %d bytes %s, %v)", i, o, len(b), digest(b), err)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rp := filepath.Join(m.ref, filepath.FromSlash(o.path))
+	if err := os.MkdirAll(filepath.Dir(rp), 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	if err := os.WriteFile(rp, o.data, 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+	m.serverWrites++
+	m.trace = append(m.trace, fmt.Sprintf("%4d %-40s seen by the mount", i, o))
+}
+
+// serverCanWrite reports whether the API could upload a file at rel below
+// root: not over a directory, and with no file where a parent would be.
+func serverCanWrite(root, rel string) bool {
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if st, err := os.Lstat(p); err == nil && st.IsDir() {
+		return false
+	}
+	for d := filepath.Dir(p); d != root && len(d) > len(root); d = filepath.Dir(d) {
+		if st, err := os.Lstat(d); err == nil && !st.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *modelRun) dumpTrace() {
@@ -218,21 +288,22 @@ func allowedDifference(o fsOp, got opResult, ref string) string {
 type opKind int
 
 const (
-	opCreate     opKind = iota // open(O_CREAT|O_TRUNC), write, close
-	opCreateSync               // the same with fsync before close
-	opWrite                    // open(O_WRONLY), pwrite at off, close
-	opAppend                   // open(O_WRONLY|O_APPEND[|O_CREAT]), write, close
-	opTruncate                 // truncate(path, off)
-	opRename                   // rename(path, to)
-	opUnlink                   // unlink(path)
-	opMkdir                    // mkdir(path)
-	opRmdir                    // rmdir(path)
-	opRead                     // read the whole file
-	opList                     // readdir
-	opStat                     // stat: the type
+	opCreate      opKind = iota // open(O_CREAT|O_TRUNC), write, close
+	opCreateSync                // the same with fsync before close
+	opWrite                     // open(O_WRONLY), pwrite at off, close
+	opAppend                    // open(O_WRONLY|O_APPEND[|O_CREAT]), write, close
+	opTruncate                  // truncate(path, off)
+	opRename                    // rename(path, to)
+	opUnlink                    // unlink(path)
+	opMkdir                     // mkdir(path)
+	opRmdir                     // rmdir(path)
+	opRead                      // read the whole file
+	opList                      // readdir
+	opStat                      // stat: the type
+	opServerWrite               // a file written on the server behind the mount's back
 )
 
-var opNames = [...]string{"create", "create+fsync", "write", "append", "truncate", "rename", "unlink", "mkdir", "rmdir", "read", "list", "stat"}
+var opNames = [...]string{"create", "create+fsync", "write", "append", "truncate", "rename", "unlink", "mkdir", "rmdir", "read", "list", "stat", "server write"}
 
 // fsOp is one generated operation; paths are relative to the test root.
 type fsOp struct {
@@ -253,7 +324,7 @@ func (o fsOp) String() string {
 		s += fmt.Sprintf(" to %d", o.off)
 	case opWrite:
 		s += fmt.Sprintf(" %dB@%d", len(o.data), o.off)
-	case opCreate, opCreateSync, opAppend:
+	case opCreate, opCreateSync, opAppend, opServerWrite:
 		s += fmt.Sprintf(" %dB", len(o.data))
 		if o.create {
 			s += " (O_CREAT)"
@@ -388,8 +459,9 @@ func writeFile(p string, flags int, off int64, data []byte, sync bool) opResult 
 }
 
 // opGen generates operations over a small name space: parents "", a, b, a/b,
-// b/a and names x, y, z (mostly files) and a, b (mostly directories), so that
-// files and directories collide.
+// b/a and names x, y, z, x~, .y.swp (mostly files; the last two are editors'
+// temp names) and a, b (mostly directories), so that files and directories
+// collide, and renames go to and from temp names.
 type opGen struct {
 	rng     *rand.Rand
 	n       int
@@ -402,7 +474,7 @@ func newOpGen(seed uint64) *opGen {
 
 var (
 	genParents   = []string{"", "a", "b", "a/b", "b/a"}
-	genFileNames = []string{"x", "y", "z"}
+	genFileNames = []string{"x", "y", "z", "x~", ".y.swp"}
 	genDirNames  = []string{"a", "b"}
 )
 
@@ -464,6 +536,7 @@ func (g *opGen) next() fsOp {
 	}{
 		{opCreate, 18}, {opCreateSync, 2}, {opWrite, 8}, {opAppend, 8}, {opTruncate, 6},
 		{opRename, 12}, {opUnlink, 9}, {opMkdir, 11}, {opRmdir, 7}, {opRead, 12}, {opList, 5}, {opStat, 2},
+		{opServerWrite, 3},
 	}
 	total := 0
 	for _, w := range weights {
@@ -480,7 +553,7 @@ func (g *opGen) next() fsOp {
 	}
 	o := fsOp{kind: k, path: g.path(k == opMkdir || k == opRmdir || k == opList)}
 	switch k {
-	case opCreate, opCreateSync:
+	case opCreate, opCreateSync, opServerWrite:
 		o.data = g.data()
 	case opWrite:
 		o.data = g.data()
