@@ -202,8 +202,10 @@ func TestShareXattr(t *testing.T) {
 }
 
 // A second rsync into the mount with 3 of 20 files changed costs 3 uploads:
-// with -a rsync skips unchanged files itself; with -r (no times, so every
-// file is rewritten) pafs skips the uploads of content the server holds.
+// with -a rsync skips unchanged files by size and time; with -r (no times)
+// it compares every file's content (reading the cached copies) and rewrites
+// only those that differ. pafs skips no upload of its own (every write
+// reaches the server); rsync does not write the unchanged files.
 func TestRsyncUploadsOnlyChanges(t *testing.T) {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		t.Skip("rsync not installed")

@@ -3,6 +3,7 @@ package vfs
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -36,8 +37,25 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 	}
 	it := e.item
 	it.Ref()
+	replayed := f.replayed[op.ID]
 	f.mu.Unlock()
 	defer it.Release()
+	// No upload is ever skipped because pafs remembers the server holding
+	// this content: it may hold something else by now (sums.go). Before an
+	// upload overwrites a version pafs never showed, that version is kept.
+	if replayed {
+		done, err := f.checkReplayed(ctx, op, e, it)
+		if err != nil || done {
+			return err
+		}
+		f.mu.Lock()
+		delete(f.replayed, op.ID)
+		f.mu.Unlock()
+	} else if f.changedElsewhere(op) {
+		if err := f.keepServerCopy(ctx, op); err != nil {
+			return err
+		}
+	}
 	var (
 		r      *io.SectionReader
 		gen    uint64
@@ -49,14 +67,20 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		if r, gen, err = it.Snapshot(); err != nil {
 			return err
 		}
-		h, hashed = hashOf(r)
-		if try == 0 && hashed && f.sums.same(op.Path, h, r.Size(), f.o.Now(), f.o.ContentTTL) {
-			return f.uploadedLocked(e, it, op, gen, r.Size(), false)
+		if h, hashed = hashOf(r); hashed {
+			// Journalled first: should pafs die now, the next run knows this
+			// content on the server for its own (checkReplayed).
+			if err := f.q.NoteSent(op.ID, hex.EncodeToString(h[:])); err != nil {
+				f.report("queue", op.Path, err)
+			}
 		}
 		_, err = f.r.Upload(ctx, op.Path, r)
 		if err == nil {
 			break
 		}
+		// It may have landed: whatever the server holds is now of this
+		// mount's doing as far as conflicts go.
+		f.seen.unknown(op.Path, f.o.Now())
 		if errors.Is(err, remote.ErrSourceShrank) && try < 3 {
 			continue // truncated while being sent: send what it holds now
 		}
@@ -65,7 +89,9 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 	}
 	f.serverUp()
 	if hashed {
-		f.sums.put(op.Path, h, r.Size(), f.o.Now())
+		f.seen.content(op.Path, h, true, f.o.Now())
+	} else {
+		f.seen.unknown(op.Path, f.o.Now())
 	}
 	defer f.notifyUploaded(op.Path)
 	return f.uploadedLocked(e, it, op, gen, r.Size(), true)
@@ -123,7 +149,7 @@ func (f *FS) execDelete(ctx context.Context, op writeback.Op) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.recordLocked(op.Path, kGone, false)
-	f.sums.drop(op.Path, f.o.Now(), f.o.ContentTTL)
+	f.seen.deleted(op.Path, f.o.Now())
 	dir, name := rpath.Split(op.Path)
 	f.meta.RemoveEntry(dir, name)
 	if e := f.ov.get(op.Path); e != nil && e.op == op.ID {
@@ -203,6 +229,12 @@ func (f *FS) recover(ops []writeback.Op) {
 				continue
 			}
 			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID})
+			f.replayedSent[op.Path] = append(f.replayedSent[op.Path], op.SentSums...)
+			if op.Base != "" {
+				// The server may have changed since this was journalled (pafs
+				// was dead, perhaps for long): checked before it is sent.
+				f.replayed[op.ID] = true
+			}
 		case writeback.Delete:
 			// The journal does not say whether a file or a directory was
 			// deleted: take it for a directory, whose delete a new file of

@@ -111,7 +111,7 @@ func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 		f.mu.Lock()
 		f.patchLocked(dir, ents, since)
 		f.mu.Unlock()
-		f.sums.keepListed(dir, ents)
+		f.seen.listed(dir, ents, f.o.Now())
 		l := &cache.Listing{Entries: ents, Fetched: f.o.Now()}
 		f.meta.PutListing(dir, l)
 		return l, nil

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,7 @@ func (f *FS) download(p string) error {
 		return syscall.EIO // fetch serves the copy at hand
 	}
 	ctx, stop, cancel := f.askCtx(haveStale)
+	mark := f.seen.mark(p)
 	dl, err := f.r.Download(ctx, p)
 	if stop() {
 		if err == nil {
@@ -78,19 +80,14 @@ func (f *FS) download(p string) error {
 		defer cancel()
 		defer it.Release()
 		defer dl.Body.Close()
-		body := io.Reader(dl.Body)
-		sm := newSummer(dl.Size)
-		if sm != nil {
-			body = io.TeeReader(body, sm.w)
-		}
-		if err := it.Fill(body, dl.Size); err != nil {
+		// Hashed as it streams: what the server holds, for conflicts.
+		sum := sha256.New()
+		if err := it.Fill(io.TeeReader(dl.Body, sum), dl.Size); err != nil {
 			f.report("download", p, err)
 			return
 		}
 		sz, _ := it.Size()
-		if sm != nil {
-			f.sums.put(p, sm.sum(), sz, f.o.Now())
-		}
+		f.seen.downloaded(p, sumOf(sum.Sum(nil)), mark, f.o.Now())
 		f.meta.UpdateAttr(p, func(a *cache.Attr) {
 			a.Size = sz
 			if !dl.ModTime.IsZero() {
