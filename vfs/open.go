@@ -145,7 +145,7 @@ func (f *FS) openWrite(ctx context.Context, p string, flags int) (*Handle, error
 	if trunc {
 		it, err = f.content.New(p, true)
 		if err != nil {
-			return nil, syscall.EIO
+			return nil, f.localErrno("open", p, err)
 		}
 	} else {
 		if it, err = f.fetch(ctx, p); err != nil {
@@ -240,7 +240,7 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 	}
 	it, err := f.content.New(p, true)
 	if err != nil {
-		return nil, Attr{}, syscall.EIO
+		return nil, Attr{}, f.localErrno("create", p, err)
 	}
 	e := &entry{path: p, kind: kFile, item: it, remote: remoteHas, localOnly: f.local.match(p)}
 	f.ov.set(e)
@@ -279,12 +279,14 @@ func (h *Handle) Write(p []byte, off int64) (int, error) {
 		off, _ = h.item.Size()
 	}
 	n, err := h.item.WriteAt(p, off)
-	if err != nil {
-		return n, syscall.EIO
+	if n > 0 {
+		h.f.mu.Lock()
+		h.f.touchLocked(h.e.path, -1)
+		h.f.mu.Unlock()
 	}
-	h.f.mu.Lock()
-	h.f.touchLocked(h.e.path, -1)
-	h.f.mu.Unlock()
+	if err != nil {
+		return n, h.f.localErrno("write", h.e.path, err)
+	}
 	return n, nil
 }
 
@@ -294,7 +296,7 @@ func (h *Handle) Truncate(size int64) error {
 		return syscall.EBADF
 	}
 	if err := h.item.Truncate(size); err != nil {
-		return syscall.EIO
+		return h.f.localErrno("truncate", h.e.path, err)
 	}
 	h.f.mu.Lock()
 	h.f.touchLocked(h.e.path, size)

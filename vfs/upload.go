@@ -31,8 +31,7 @@ func (f *FS) addUploadLocked(e *entry, held bool) error {
 	id, err := f.q.Add(writeback.Op{Kind: writeback.Upload, Path: e.path, Item: e.item.ID(),
 		Size: sz, Held: held, NotBefore: f.o.Now().Add(f.o.WriteBack), Base: f.baseLocked(e.path)})
 	if err != nil {
-		f.report("queue", e.path, err)
-		return syscall.EIO
+		return f.localErrno("queue", e.path, err)
 	}
 	e.op = id
 	return nil
