@@ -97,6 +97,21 @@ func (f *FS) baseLocked(p string) string {
 	return ""
 }
 
+// rebaseLocked gives the upload queued for p (a newer change, made while
+// this mount's own upload of p was under way) what that upload left on the
+// server as its base: the server's state by this mount's own doing, which a
+// later run replaying the op must not take for a change made elsewhere.
+func (f *FS) rebaseLocked(p string) {
+	e := f.ov.get(p)
+	if e == nil || e.kind != kFile || e.op == 0 {
+		return
+	}
+	base := f.baseLocked(p)
+	if _, err := f.q.Update(e.op, func(op *writeback.Op) { op.Base = base }); err != nil {
+		f.report("queue", p, err)
+	}
+}
+
 // changedElsewhere reports whether this mount has seen the server's file at
 // op.Path become something op's base does not explain, other than by its own
 // doing: a file appeared or came back, or a download showed other content.

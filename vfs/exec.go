@@ -108,6 +108,7 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 	f.confirmLocked(op.Path, false)
 	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) { a.Size = size })
 	if f.ov.get(op.Path) != e || e.op != op.ID {
+		f.rebaseLocked(op.Path)
 		return nil
 	}
 	e.op, e.remote = 0, true
@@ -217,6 +218,9 @@ func (f *FS) recover(ops []writeback.Op) {
 	for _, op := range ops {
 		switch op.Kind {
 		case writeback.Upload:
+			// What the run that died sent, by any of its uploads of the path,
+			// is this mount's own doing when the server shows it.
+			f.replayedSent[op.Path] = append(f.replayedSent[op.Path], op.SentSums...)
 			if latest[op.Item] != op.ID {
 				// Superseded by a later upload of the same data (a rename).
 				f.q.Cancel(op.ID)
@@ -229,7 +233,6 @@ func (f *FS) recover(ops []writeback.Op) {
 				continue
 			}
 			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID})
-			f.replayedSent[op.Path] = append(f.replayedSent[op.Path], op.SentSums...)
 			if op.Base != "" {
 				// The server may have changed since this was journalled (pafs
 				// was dead, perhaps for long): checked before it is sent.
