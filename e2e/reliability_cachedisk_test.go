@@ -75,14 +75,7 @@ func TestCacheDiskReadOnly(t *testing.T) {
 	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatalf("remount read-only: %v", err)
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Errorf("fsync: %v", err)
-	}
-	f.Close()
+	fsync(t, p)
 	waitRemote(t, e, "f.txt", "mine\n")
 	e.WaitFor("the journal failure in the status", 10*time.Second, func() bool {
 		for _, ev := range e.Status().Errors {

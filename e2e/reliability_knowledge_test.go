@@ -76,6 +76,19 @@ func checkKeptBoth(t *testing.T, e *mounttest.Env, rel, want, other string) {
 	}
 }
 
+// fsync opens p for writing and fsyncs it: its pending upload is sent now.
+func fsync(t *testing.T, p string) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Errorf("fsync %s: %v", p, err)
+	}
+}
+
 // checkConflictsListed fails unless .pafs/status lists a conflict for each
 // of rels.
 func checkConflictsListed(t *testing.T, e *mounttest.Env, rels ...string) {
@@ -111,14 +124,7 @@ func TestConflictSeenByListingKeepsBoth(t *testing.T) {
 		e.MustRun(e.Home, "ls")
 		return mounttest.Delta(before, e.Counts())["GET files/path"] > 0
 	})
-	f, err := os.OpenFile(p, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatalf("fsync: %v", err)
-	}
-	f.Close()
+	fsync(t, p)
 	checkKeptBoth(t, e, "note.txt", "mine\n", "theirs, from the web editor\n")
 	if got := readFile(t, p); got != "mine\n" {
 		t.Errorf("mount: note.txt reads %q", got)

@@ -158,36 +158,40 @@ func (f *FS) conflictName(p string) string {
 	return q
 }
 
-// serverCopy downloads p into a temporary file in the cache directory and
-// returns it (rewound) with its hash; nil if the server has no file at p.
-// The caller closes and removes it.
-func (f *FS) serverCopy(ctx context.Context, p string) (*os.File, [sha256.Size]byte, error) {
-	var h [sha256.Size]byte
+// serverCopy downloads p and returns its hash and, if keep, a temporary
+// file in the cache directory holding it (rewound; the caller drops it with
+// dropTemp). found is false if the server has no file at p.
+func (f *FS) serverCopy(ctx context.Context, p string, keep bool) (tmp *os.File, h [sha256.Size]byte, found bool, err error) {
 	mark := f.seen.mark(p)
 	dl, err := f.r.Download(ctx, p)
 	if remote.IsNotFound(err) {
-		return nil, h, nil
+		return nil, h, false, nil
 	}
 	if err != nil {
-		return nil, h, err
+		return nil, h, false, err
 	}
 	defer dl.Body.Close()
-	tmp, err := os.CreateTemp(f.content.Dir(), "conflict-")
-	if err != nil {
-		return nil, h, fmt.Errorf("conflict copy of %s: %w", p, err)
-	}
 	w := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, w), dl.Body); err != nil {
-		dropTemp(tmp)
-		return nil, h, fmt.Errorf("conflict copy of %s: %w", p, err)
+	dst := io.Writer(w)
+	if keep {
+		if tmp, err = os.CreateTemp(f.content.Dir(), "conflict-"); err != nil {
+			return nil, h, false, fmt.Errorf("copy of %s: %w", p, err)
+		}
+		dst = io.MultiWriter(tmp, w)
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		dropTemp(tmp)
-		return nil, h, fmt.Errorf("conflict copy of %s: %w", p, err)
+	_, err = io.Copy(dst, dl.Body)
+	if err == nil && tmp != nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		if tmp != nil {
+			dropTemp(tmp)
+		}
+		return nil, h, false, fmt.Errorf("copy of %s: %w", p, err)
 	}
 	h = sumOf(w.Sum(nil))
 	f.seen.downloaded(p, h, mark, f.o.Now())
-	return tmp, h, nil
+	return tmp, h, true, nil
 }
 
 func dropTemp(t *os.File) {
@@ -198,12 +202,12 @@ func dropTemp(t *os.File) {
 // keepServerCopy saves the server's version of op.Path beside it, before the
 // live upload of op overwrites it.
 func (f *FS) keepServerCopy(ctx context.Context, op writeback.Op) error {
-	tmp, h, err := f.serverCopy(ctx, op.Path)
+	tmp, h, found, err := f.serverCopy(ctx, op.Path, true)
 	if err != nil {
 		f.report("conflict", op.Path, err)
 		return err
 	}
-	if tmp == nil {
+	if !found {
 		return nil // gone again: nothing to keep
 	}
 	defer dropTemp(tmp)
@@ -246,18 +250,17 @@ func (f *FS) checkReplayed(ctx context.Context, op writeback.Op, e *entry, it *c
 	if !present {
 		return false, nil
 	}
-	tmp, srv, err := f.serverCopy(ctx, op.Path)
+	_, srv, found, err := f.serverCopy(ctx, op.Path, false)
 	if err != nil {
 		f.report("replay check", op.Path, err)
 		return false, err
 	}
-	if tmp == nil {
+	if !found {
 		if op.Base != writeback.BaseAbsent {
 			f.log.Info("files: replaying an upload of a file deleted on the server since; it is created again", "path", op.Path)
 		}
 		return false, nil
 	}
-	dropTemp(tmp)
 	r, gen, err := it.Snapshot()
 	if err != nil {
 		return false, err

@@ -45,12 +45,15 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 	// upload overwrites a version pafs never showed, that version is kept.
 	if replayed {
 		done, err := f.checkReplayed(ctx, op, e, it)
-		if err != nil || done {
-			return err
+		if err != nil {
+			return err // checked again at the next attempt
 		}
 		f.mu.Lock()
 		delete(f.replayed, op.ID)
 		f.mu.Unlock()
+		if done {
+			return nil
+		}
 	} else if f.changedElsewhere(op) {
 		if err := f.keepServerCopy(ctx, op); err != nil {
 			return err
