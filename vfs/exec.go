@@ -3,6 +3,7 @@ package vfs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,24 +61,24 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		}
 	}
 	var (
-		r      *io.SectionReader
-		gen    uint64
-		h      [32]byte
-		hashed bool
+		r    *io.SectionReader
+		sr   *sentReader
+		gen  uint64
+		note = func(h [sha256.Size]byte) {
+			// Should pafs die now, the next run knows this content on the
+			// server for its own (checkReplayed).
+			if err := f.q.NoteSent(op.ID, hex.EncodeToString(h[:])); err != nil {
+				f.report("queue", op.Path, err)
+			}
+		}
 	)
 	for try := 0; ; try++ {
 		var err error
 		if r, gen, err = it.Snapshot(); err != nil {
 			return err
 		}
-		if h, hashed = hashOf(r); hashed {
-			// Journalled first: should pafs die now, the next run knows this
-			// content on the server for its own (checkReplayed).
-			if err := f.q.NoteSent(op.ID, hex.EncodeToString(h[:])); err != nil {
-				f.report("queue", op.Path, err)
-			}
-		}
-		_, err = f.r.Upload(ctx, op.Path, r)
+		sr = newSentReader(r, note)
+		_, err = f.r.Upload(ctx, op.Path, sr)
 		if err == nil {
 			break
 		}
@@ -91,7 +92,7 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		return err
 	}
 	f.serverUp()
-	if hashed {
+	if h, ok := sr.sentSum(); ok {
 		f.seen.content(op.Path, h, true, f.o.Now())
 	} else {
 		f.seen.unknown(op.Path, f.o.Now())

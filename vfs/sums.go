@@ -3,6 +3,7 @@ package vfs
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"io"
 	"slices"
 	"sync"
@@ -23,9 +24,10 @@ import (
 // when pafs last looked, not what it holds now (a save of the same content
 // after the web editor changed the file must land).
 
-// maxSummed bounds the uploads that are hashed before they are sent: hashing
-// is cheap next to a request, but not next to streaming a large file. (A
-// download is hashed as it streams, whatever its size.)
+// maxSummed bounds the local copies hashed to compare with the server's
+// when a journal is replayed: hashing is cheap next to a request, but not
+// next to streaming a large file. (Downloads and uploads are hashed as they
+// stream, whatever their size.)
 const maxSummed = 64 << 20
 
 // maxSeen bounds the paths remembered; beyond it the oldest half is forgotten
@@ -207,6 +209,62 @@ func hashOf(r *io.SectionReader) ([sha256.Size]byte, bool) {
 	}
 	copy(h[:], w.Sum(nil))
 	return h, true
+}
+
+// sentReader is an upload's data as the client reads it, hashed on the way.
+// At the end of the data it calls sent with the hash of exactly the bytes
+// sent (the file may be written while it is read): the request's closing
+// boundary has not left yet, so the server cannot have applied the upload
+// before sent has run. The client rewinds it for each attempt.
+type sentReader struct {
+	r    *io.SectionReader
+	sent func([sha256.Size]byte)
+
+	mu   sync.Mutex
+	h    hash.Hash
+	from int64 // where hashing began (a rewind starts it again)
+	pos  int64
+	sum  [sha256.Size]byte
+	done bool // sum is the hash of the whole data, as last read
+}
+
+func newSentReader(r *io.SectionReader, sent func([sha256.Size]byte)) *sentReader {
+	return &sentReader{r: r, sent: sent, h: sha256.New()}
+}
+
+func (s *sentReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.mu.Lock()
+	s.h.Write(p[:n])
+	s.pos += int64(n)
+	whole := err == io.EOF && s.from == 0 && s.pos == s.r.Size()
+	if whole {
+		s.sum, s.done = sumOf(s.h.Sum(nil)), true
+	}
+	sum := s.sum
+	s.mu.Unlock()
+	if whole && s.sent != nil {
+		s.sent(sum)
+	}
+	return n, err
+}
+
+func (s *sentReader) Seek(off int64, whence int) (int64, error) {
+	pos, err := s.r.Seek(off, whence)
+	if err == nil {
+		s.mu.Lock()
+		s.h.Reset()
+		s.from, s.pos, s.done = pos, pos, false
+		s.mu.Unlock()
+	}
+	return pos, err
+}
+
+// sentSum returns the hash of the data the last attempt read whole.
+func (s *sentReader) sentSum() ([sha256.Size]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sum, s.done
 }
 
 // sumOf converts a hash.Hash's sum.
