@@ -140,8 +140,11 @@ func (f *FS) confirmLocked(p string, isDir bool) {
 				e.remote = true
 			}
 			f.recordLocked(d, kDir, true)
-			f.meta.AddEntry(parent, dname, true)
 		}
+		// The server has d now, whatever a cached listing of its parent
+		// says: an upload creates missing directories (one gone from the
+		// server since, or one whose mkdir a replay found elided).
+		f.meta.AddEntry(parent, dname, true)
 		d = parent
 	}
 }
