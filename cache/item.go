@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -156,7 +157,11 @@ func (it *Item) appendData(p []byte) error {
 	if f == nil {
 		return fmt.Errorf("%w: item removed", ErrDownload)
 	}
-	if _, err := f.WriteAt(p, off); err != nil {
+	n, err := f.WriteAt(p, off)
+	if noSpace(err) && it.c.makeRoom(int64(len(p)-n)) {
+		_, err = f.WriteAt(p[n:], off+int64(n))
+	}
+	if err != nil {
 		return err
 	}
 	it.mu.Lock()
@@ -238,7 +243,19 @@ func (it *Item) Size() (int64, bool) {
 }
 
 // WriteAt writes local data; the item must be complete. It becomes dirty.
+// On a full disk, clean cached items are evicted to make room and the write
+// is tried once more: they can be downloaded again, the write cannot.
 func (it *Item) WriteAt(p []byte, off int64) (int, error) {
+	n, err := it.writeAt(p, off)
+	if noSpace(err) && it.c.makeRoom(int64(len(p)-n)) {
+		var m int
+		m, err = it.writeAt(p[n:], off+int64(n))
+		n += m
+	}
+	return n, err
+}
+
+func (it *Item) writeAt(p []byte, off int64) (int, error) {
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	if it.f == nil || !it.complete {
@@ -250,9 +267,16 @@ func (it *Item) WriteAt(p []byte, off int64) (int, error) {
 		it.size = end
 		it.total = end
 	}
-	it.dirty = true
-	it.gen++
+	if n > 0 || err == nil {
+		it.dirty = true
+		it.gen++
+	}
 	return n, err
+}
+
+// noSpace reports a full disk (or quota).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // Truncate sets the item's size; it becomes dirty.

@@ -77,8 +77,10 @@ type FS struct {
 
 	flights  singleflight.Group // coalesces listings and downloads of one path
 	uploaded listeners
-	sums     sums  // what the server holds, for skipping uploads it has already
+	seen     seen  // what the server holds, as far as this mount knows (conflicts)
 	walks    walks // recent listings, to list ahead of tree walks
+
+	conflicts conflicts // found, for the status file
 
 	mu      sync.Mutex
 	ov      overlay
@@ -89,6 +91,12 @@ type FS struct {
 	closeMu sync.Once
 
 	downUntil atomic.Int64 // unix nanoseconds; see serverDown
+
+	// replayed are the uploads left by an earlier run that are checked
+	// against the server before they are sent; replayedSent, by path, what
+	// that run's attempts sent (conflict.go). Guarded by mu.
+	replayed     map[uint64]bool
+	replayedSent map[string][]string
 }
 
 // New opens the caches and the upload queue under o.CacheDir, recovers what
@@ -120,7 +128,8 @@ func New(r Remote, o Options) (*FS, error) {
 	if o.CacheDir == "" {
 		return nil, errors.New("vfs: no cache directory")
 	}
-	f := &FS{o: o, r: r, log: o.Logger, epoch: o.Now().Truncate(time.Second), ov: newOverlay()}
+	f := &FS{o: o, r: r, log: o.Logger, epoch: o.Now().Truncate(time.Second), ov: newOverlay(),
+		replayed: map[uint64]bool{}, replayedSent: map[string][]string{}}
 	lo, err := newLocalOnly(o.LocalOnly)
 	if err != nil {
 		return nil, err
@@ -129,7 +138,8 @@ func New(r Remote, o Options) (*FS, error) {
 	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
 	f.meta = cache.NewMeta(cache.MetaOptions{TTL: o.DirCacheTime, Now: o.Now})
 	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
-		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle})
+		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle,
+		OnError: f.report})
 	if q == nil {
 		return nil, fmt.Errorf("vfs: %w", errors.Join(errs...))
 	}

@@ -33,14 +33,14 @@ func (f *FS) addUploadLocked(e *entry, held bool) error {
 func (f *FS) uploadOpLocked(e *entry, held bool) writeback.Op {
 	sz, _ := e.item.Size()
 	return writeback.Op{Kind: writeback.Upload, Path: e.path, Item: e.item.ID(),
-		Size: sz, Held: held, NotBefore: f.o.Now().Add(f.delayLocked(e)), Deadline: f.dueLocked(e)}
+		Size: sz, Held: held, NotBefore: f.o.Now().Add(f.delayLocked(e)), Deadline: f.dueLocked(e),
+		Base: f.baseLocked(e.path)}
 }
 
 func (f *FS) queueUploadLocked(e *entry, op writeback.Op) error {
 	id, err := f.q.Add(op)
 	if err != nil {
-		f.report("queue", e.path, err)
-		return syscall.EIO
+		return f.localErrno("queue", e.path, err)
 	}
 	e.op = id
 	return nil

@@ -308,39 +308,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// Writing content the server already holds costs nothing; once the file was
-// deleted elsewhere (and a listing shows it), the same content goes up again.
-func TestUnchangedContentIsNotUploaded(t *testing.T) {
-	e := newEnv(t, time.Hour)
-	e.emu.WriteFile("/home/u/same.txt", []byte("same"))
-	if got := e.read("/home/u/same.txt"); got != "same" {
-		t.Fatalf("read %q", got)
-	}
-	e.write("/home/u", "same.txt", "same")
-	e.write("/home/u", "new.txt", "fresh")
-	e.write("/home/u", "new.txt", "fresh")
-	e.drain()
-	if n := e.emu.Count("POST", "files/path"); n != 1 {
-		t.Errorf("%d uploads, want 1 (new.txt once)", n)
-	}
-	// Deleted elsewhere: once a listing shows it gone (here a fresh mount
-	// with short-lived listings), its remembered content no longer counts.
-	e.emu.Remove("/home/u/new.txt")
-	e.fs.Close()
-	e.ttl = time.Millisecond
-	e.open(time.Hour)
-	e.write("/home/u", "new.txt", "fresh")
-	e.drain()
-	e.emu.Remove("/home/u/new.txt")
-	time.Sleep(2 * time.Millisecond) // past the listing's lifetime
-	e.names("/home/u")
-	e.write("/home/u", "new.txt", "fresh")
-	e.drain()
-	if got, ok := e.remote("/home/u/new.txt"); !ok || got != "fresh" {
-		t.Errorf("after a delete elsewhere: %q %v", got, ok)
-	}
-}
-
 // A process that lists a directory and then one of its subdirectories is
 // walking the tree: the next subdirectories are listed ahead. Another
 // process's listing of a subdirectory is no walk.

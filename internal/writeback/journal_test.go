@@ -1,8 +1,11 @@
 package writeback
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -62,5 +65,64 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 			t.Errorf("try %d: %v shrank from %v", tries, d, prev)
 		}
 		prev = d
+	}
+}
+
+// funcExec runs a function as the Executor.
+type funcExec func(ctx context.Context, op Op) error
+
+func (f funcExec) Execute(ctx context.Context, op Op) error { return f(ctx, op) }
+
+// A finished op whose journal entry cannot be removed is reported, counts as
+// done, and its removal is tried again; the sums an attempt noted are in
+// the entry a later run would replay.
+func TestUnremovableEntryIsReportedAndRetried(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var reported []string
+	q, _, _ := Open(Options{Dir: dir, OnError: func(op, path string, err error) {
+		mu.Lock()
+		reported = append(reported, op+" "+path+": "+err.Error())
+		mu.Unlock()
+	}})
+	entry := filepath.Join(dir, "1.json")
+	q.Start(funcExec(func(ctx context.Context, op Op) error {
+		if err := q.NoteSent(op.ID, "abc"); err != nil {
+			t.Error(err)
+		}
+		// The entry becomes something the queue cannot remove (as on a
+		// read-only disk): a directory that is not empty.
+		b, _ := os.ReadFile(entry)
+		os.Remove(entry)
+		os.MkdirAll(filepath.Join(entry, "x"), 0o700)
+		os.WriteFile(filepath.Join(dir, "saved"), b, 0o600)
+		return nil
+	}))
+	defer q.Close()
+	id, err := q.Add(Op{Kind: Upload, Path: "/f", Item: "i"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Snapshot()) != 0 {
+		t.Errorf("finished op still queued: %+v", q.Snapshot())
+	}
+	mu.Lock()
+	if len(reported) != 1 || !strings.HasPrefix(reported[0], "journal /f: ") {
+		t.Errorf("reported %q, want the journal failure", reported)
+	}
+	mu.Unlock()
+	if b, _ := os.ReadFile(filepath.Join(dir, "saved")); !strings.Contains(string(b), `"sent_sums":["abc"]`) {
+		t.Errorf("entry before the failure: %s", b)
+	}
+	os.RemoveAll(filepath.Join(entry, "x"))
+	q.mu.Lock()
+	q.retryRemovalsLocked()
+	left := len(q.unremoved)
+	q.mu.Unlock()
+	if _, err := os.Stat(entry); left != 0 || !os.IsNotExist(err) {
+		t.Errorf("entry not removed on retry: %d left, stat %v", left, err)
 	}
 }

@@ -39,10 +39,16 @@ func (q *Queue) startEligible(ctx context.Context) time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.o.Now()
+	var next time.Time
+	if len(q.unremoved) > 0 {
+		q.retryRemovalsLocked()
+		if len(q.unremoved) > 0 {
+			next = now.Add(removalRetry)
+		}
+	}
 	if now.Before(q.settle) {
 		return q.settle
 	}
-	var next time.Time
 	for i, e := range q.order {
 		if q.running >= q.o.Workers {
 			break
@@ -83,6 +89,10 @@ func (o *Op) due() (t time.Time, ok bool) {
 	}
 	return t, ok
 }
+
+// removalRetry is how often the journal entries of finished ops that could
+// not be removed are tried again.
+const removalRetry = 5 * time.Second
 
 // blockedLocked reports whether the op at position i must wait: for an
 // explicit dependency, or for an earlier op on an overlapping path (so a
