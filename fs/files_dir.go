@@ -79,16 +79,18 @@ var (
 
 func (d *dirNode) path() string { return d.t.remotePath(d.EmbeddedInode(), &d.last) }
 
-// child returns the inode for name, reusing the existing one when its type
-// still matches so that inode numbers stay stable.
+// child returns the inode for name, reusing the existing one while its type
+// and number still match. The number is the path's own (vfs.Attr.Ino), the
+// same across remounts: git compares inode numbers with its index, and a
+// new number makes it read the file again.
 func (d *dirNode) child(ctx context.Context, name string, a vfs.Attr) *gofs.Inode {
-	if ch := d.GetChild(name); ch != nil && (ch.Mode()&syscall.S_IFDIR != 0) == a.IsDir {
+	if ch := d.GetChild(name); ch != nil && (ch.Mode()&syscall.S_IFDIR != 0) == a.IsDir && ch.StableAttr().Ino == a.Ino {
 		return ch
 	}
 	if a.IsDir {
-		return d.NewInode(ctx, &dirNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFDIR})
+		return d.NewInode(ctx, &dirNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: a.Ino})
 	}
-	return d.NewInode(ctx, &fileNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	return d.NewInode(ctx, &fileNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: a.Ino})
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {

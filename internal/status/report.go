@@ -38,6 +38,10 @@ type Report struct {
 	// both versions; ConflictCount counts them all.
 	Conflicts     []vfs.Conflict `json:"conflicts"`
 	ConflictCount int            `json:"conflict_count"`
+
+	// OfflineSince is set while the mount is offline: it started without
+	// reaching the API and serves what earlier mounts cached.
+	OfflineSince *time.Time `json:"offline_since,omitempty"`
 }
 
 // Endpoint is one endpoint family's budget and counters.
@@ -122,6 +126,9 @@ func (s *Source) Collect() Report {
 		sort.Slice(r.Endpoints, func(i, j int) bool { return r.Endpoints[i].Family < r.Endpoints[j].Family })
 	}
 	if s.Files != nil {
+		if since, ok := s.Files.Offline(); ok {
+			r.OfflineSince = &since
+		}
 		r.Queue = queue(s.Files, now())
 		mh, mm, ch, cm, cb := s.Files.CacheStats()
 		r.Cache = Cache{ListingHits: mh, ListingMisses: mm, ContentHits: ch, ContentMisses: cm, ContentBytes: cb}

@@ -10,6 +10,10 @@ import (
 func (r Report) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pafs: %s mounted at %s, up %s\n\n", Printable(r.Account), Printable(r.Mountpoint), time.Duration(r.Uptime))
+	if r.OfflineSince != nil {
+		fmt.Fprintf(&b, "Offline since %s: the API could not be reached when the mount started. Serving what earlier\nmounts cached; reads of anything else fail (EIO); changes are queued and sent once it answers.\n\n",
+			r.OfflineSince.Format("2006-01-02 15:04:05"))
+	}
 	r.writeEndpoints(&b)
 	r.writeQueue(&b)
 	r.writeCache(&b)

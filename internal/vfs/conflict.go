@@ -275,7 +275,7 @@ func (f *FS) checkReplayed(ctx context.Context, op writeback.Op, e *entry, it *c
 		// The server holds exactly this (the run that died sent it): known
 		// now, by the download just made.
 		f.seen.content(op.Path, srv, true, f.o.Now())
-		return true, f.uploadedLocked(e, it, op, gen, r.Size(), false)
+		return true, f.uploadedLocked(e, it, op, gen, r.Size(), &mine, false)
 	case hs == op.Base || slices.Contains(sent, hs):
 		return false, nil // unchanged since, or this mount's own earlier upload
 	}

@@ -95,25 +95,39 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		return err
 	}
 	f.serverUp()
+	var sum *[sha256.Size]byte
 	if h, ok := sr.sentSum(); ok {
 		f.seen.content(op.Path, h, true, f.o.Now())
+		sum = &h
 	} else {
 		f.seen.unknown(op.Path, f.o.Now())
 	}
 	defer f.notifyUploaded(op.Path)
-	return f.uploadedLocked(e, it, op, gen, r.Size(), true)
+	return f.uploadedLocked(e, it, op, gen, r.Size(), sum, true)
 }
 
 // uploadedLocked records that the server holds generation gen of e's data
-// at op.Path (sent now, or already there), and queues newer data if any.
-func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint64, size int64, sent bool) error {
+// at op.Path (sent now, or already there), with its hash if known, and
+// queues newer data if any.
+func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint64, size int64, sum *[sha256.Size]byte, sent bool) error {
+	// The size is committed to the metadata store before the op leaves
+	// the journal (when this returns): a kill -9 must not leave the next
+	// mount showing the size of the content this replaced. The mtime stays
+	// the write's (touchLocked); the hash lets a later download of the
+	// same content keep it.
+	defer f.meta.Flush()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !sent {
 		f.log.Debug("files: upload skipped, the server has this content", "path", op.Path)
 	}
 	f.confirmLocked(op.Path, false)
-	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) { a.Size = size })
+	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) {
+		a.Size, a.HasHash = size, sum != nil
+		if sum != nil {
+			a.Hash, a.ContentSeen = *sum, f.o.Now()
+		}
+	})
 	if f.ov.get(op.Path) != e || e.op != op.ID {
 		f.rebaseLocked(op.Path)
 		return nil

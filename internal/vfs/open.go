@@ -87,13 +87,12 @@ func (f *FS) download(p string) error {
 			return
 		}
 		sz, _ := it.Size()
-		f.seen.downloaded(p, sumOf(sum.Sum(nil)), mark, f.o.Now())
-		f.meta.UpdateAttr(p, func(a *cache.Attr) {
-			a.Size = sz
-			if !dl.ModTime.IsZero() {
-				a.Mtime = dl.ModTime
-			}
-		})
+		h := sumOf(sum.Sum(nil))
+		f.seen.downloaded(p, h, mark, f.o.Now())
+		// New content (another hash) moves the mtime; the same keeps it.
+		if _, changed := f.meta.SawContent(p, sz, h); changed && !dl.ModTime.IsZero() {
+			f.meta.UpdateAttr(p, func(a *cache.Attr) { a.Mtime = dl.ModTime })
+		}
 	}()
 	return nil
 }

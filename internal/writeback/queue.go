@@ -331,6 +331,23 @@ func (q *Queue) Expedite(id uint64) {
 	q.Update(id, func(op *Op) { op.NotBefore = q.o.Now(); op.Held = false })
 }
 
+// Retry lets every op that waits out the backoff of a failed attempt go
+// now (the server, unreachable until now, answers again); ops the server
+// refused for good, and ops that never failed (their delay is the
+// write-back's), keep their time.
+func (q *Queue) Retry() {
+	q.mu.Lock()
+	now := q.o.Now()
+	for _, e := range q.order {
+		if !e.inflight && e.op.Tries > 0 && !e.op.Permanent && e.op.NotBefore.After(now) {
+			e.op.NotBefore = now
+			q.j.write(&e.op)
+		}
+	}
+	q.mu.Unlock()
+	q.wake()
+}
+
 // Wait blocks until op id has been tried: nil when it succeeded, was
 // cancelled or is unknown; the error of the attempt when it failed (the op
 // stays queued and will be retried).
