@@ -311,3 +311,66 @@ func TestOfflineStartRefusals(t *testing.T) {
 		t.Errorf("wrong token with a store present: %v\n%s", err, out)
 	}
 }
+
+// kill -9 in the middle of a stream of metadata updates (creates, writes,
+// chmod, touch -d, renames, deletes), several rounds: each remount opens the
+// metadata store as it is (nothing set aside, nothing in the status), and
+// once the upload queue has drained the mount shows exactly the server's
+// tree, every file with the server's size and content, no two paths sharing
+// an inode number, and the files that were there before the stream with
+// the inode numbers they had.
+func TestKillDuringMetadataStream(t *testing.T) {
+	e := startPersist(t)
+	for i := 0; i < 12; i++ {
+		e.Emu.WriteFile(fmt.Sprintf("/home/alice/s/f%02d", i), []byte(strings.Repeat("x", i+1)))
+	}
+	dir := filepath.Join(e.Home, "s")
+	e.MustRun(dir, "sh", "-c", "cat * >/dev/null") // every size known, whatever --sizes does
+	inos := statTree(t, dir)
+	script := `i=0; while :; do i=$((i+1))
+		echo "$i" > n$((i%5)) || exit 1
+		chmod 6$((i%2))0 f$(printf %02d $((i%12))) 2>/dev/null
+		touch -d @$((1000000000+i)) f$(printf %02d $(((i+5)%12)))
+		mv n$((i%5)) m$((i%3)) 2>/dev/null
+		[ $((i%4)) = 0 ] && rm -f m$((i%3))
+		done`
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir = dir
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(300+200*round) * time.Millisecond)
+		e.Kill()
+		cmd.Process.Kill()
+		cmd.Wait()
+		e.Remount()
+		if bad, _ := filepath.Glob(filepath.Join(e.CacheDir, "meta.db.bad-*")); len(bad) > 0 {
+			t.Fatalf("round %d: the store was set aside after kill -9: %v\n%s", round, bad, e.Log())
+		}
+		if strings.Contains(e.Log(), "metadata store") {
+			t.Errorf("round %d: the log mentions the metadata store:\n%s", round, e.Log())
+		}
+		e.WaitIdle()
+		shown := statTree(t, dir)
+		server := emuTree(e.Emu, "/home/alice/s")
+		mounted := localTreeOrFail(t, dir)
+		if d := mounted.diff(server); d != "" {
+			t.Fatalf("round %d: the mount differs from the server after kill -9 and a remount:\n%s", round, d)
+		}
+		owner := map[uint64]string{}
+		for p, st := range shown {
+			if o, dup := owner[st.ino]; dup {
+				t.Errorf("round %d: %s and %s share inode %d", round, o, p, st.ino)
+			}
+			owner[st.ino] = p
+			if was, ok := inos[p]; ok && was.ino != st.ino {
+				t.Errorf("round %d: %s: inode %d, was %d before the kill", round, p, st.ino, was.ino)
+			}
+			if b, ok := server.files[p]; ok && st.size != int64(len(b)) {
+				t.Errorf("round %d: %s: stat says %d bytes, the server holds %d", round, p, st.size, len(b))
+			}
+		}
+		t.Logf("round %d: %d files", round, len(server.files))
+	}
+}

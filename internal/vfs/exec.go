@@ -20,15 +20,25 @@ import (
 func (f *FS) Execute(ctx context.Context, op writeback.Op) error {
 	// Nobody waits on a queued op: reads and listings go first.
 	ctx = remote.Background(ctx)
+	var err error
 	switch op.Kind {
 	case writeback.Upload:
-		return f.execUpload(ctx, op)
+		err = f.execUpload(ctx, op)
 	case writeback.Delete:
-		return f.execDelete(ctx, op)
+		err = f.execDelete(ctx, op)
 	case writeback.Mkdir:
-		return f.execMkdir(ctx, op)
+		err = f.execMkdir(ctx, op)
+	default:
+		return fmt.Errorf("upload queue: unknown op %q", op.Kind)
 	}
-	return fmt.Errorf("upload queue: unknown op %q", op.Kind)
+	if err == nil {
+		// What the op taught the metadata (the size and hash uploaded, the
+		// name added to or removed from a listing) is committed before
+		// the queue takes the op out of the journal: after a kill -9 the
+		// next mount must not show the state from before it.
+		f.meta.Flush()
+	}
+	return err
 }
 
 func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
@@ -110,12 +120,8 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 // at op.Path (sent now, or already there), with its hash if known, and
 // queues newer data if any.
 func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint64, size int64, sum *[sha256.Size]byte, sent bool) error {
-	// The size is committed to the metadata store before the op leaves
-	// the journal (when this returns): a kill -9 must not leave the next
-	// mount showing the size of the content this replaced. The mtime stays
-	// the write's (touchLocked); the hash lets a later download of the
-	// same content keep it.
-	defer f.meta.Flush()
+	// The mtime stays the write's (touchLocked); the hash lets a later
+	// download of the same content keep it. (Execute commits them.)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !sent {
