@@ -71,6 +71,15 @@ func treePhases(s *suite) []*phase {
 			return model{how: "every listing is still fresh (inside --dir-cache-time)"}
 		},
 		expect: true, naive: walk, naiveHow: "list every directory again (no cache)",
+	}, {
+		id: "1c", workload: "1", name: "ls -lR after a remount (inside the TTL)", after: "1b", remount: true,
+		cmds: []string{"(unmount, mount)", "ls -lR tree"}, tools: []string{"ls"},
+		run: func(r *runner) error { return r.expectLines("ls -lRa tree | grep -c 'file\\|hidden'", s.sz.treeFiles) },
+		min: func(*emulator.Emulator) model {
+			return model{how: "the listings the last mount fetched are still fresh (the TTL counts from the fetch, " +
+				"whichever mount made it), and sizes, inode numbers and mtimes are in the metadata store"}
+		},
+		expect: true, naive: walk, naiveHow: "list every directory again (no cache)",
 	}}
 }
 

@@ -145,13 +145,17 @@ func TestRemountGitStatusDownloadsNothing(t *testing.T) {
 	git(src, "commit", "-qm", "first")
 	git(e.Home, "clone", "-q", src, "repo")
 	repo := filepath.Join(e.Home, "repo")
-	// The first status may refresh the index (entries written in the same
-	// second as the index are "racily clean"); after it, git trusts it.
+	cloned := time.Now()
+	// Files written in the same second as the index are "racily clean":
+	// git checks their content at every status, until a status in a later
+	// second rewrites the index (on a local disk too). Wait for that
+	// second, as a user's status some time after the clone would.
+	e.WaitFor("the second after the clone", 5*time.Second, func() bool {
+		return time.Now().Truncate(time.Second).After(cloned)
+	})
 	git(repo, "status", "--porcelain")
 	e.WaitIdle()
 	waitRemote(t, e, "repo/pkg0/m00.py", "print(0)\n")
-	git(repo, "status", "--porcelain")
-	e.WaitIdle()
 	before := statTree(t, repo)
 
 	e.Stop()

@@ -302,7 +302,7 @@ func (f *FS) keepReplayedBeside(ctx context.Context, op writeback.Op, e *entry, 
 	if f.ov.get(op.Path) == e && e.op == op.ID {
 		f.ov.remove(e)
 		f.content.Rename(op.Path, cp)
-		f.meta.MoveAttr(op.Path, cp)
+		f.moveAttrKeepIno(op.Path, cp)
 		e.path, e.op, e.remote = cp, 0, true
 		f.ov.set(e)
 		if !it.MarkClean(gen) {

@@ -43,10 +43,11 @@ func unreachable(err error) bool {
 // (and none has succeeded since), or pafs is offline.
 func (f *FS) serverDown() bool { return f.offline() || f.o.Now().UnixNano() < f.downUntil.Load() }
 
-// serverUp records that a request succeeded.
+// serverUp records that a request succeeded. After an outage, queued
+// changes that wait out the backoff of their failed attempts go now.
 func (f *FS) serverUp() {
-	if f.downUntil.Load() != 0 {
-		f.downUntil.Store(0)
+	if f.downUntil.Load() != 0 && f.downUntil.Swap(0) != 0 {
+		f.q.Retry()
 	}
 	if f.offline() {
 		f.backOnline()
