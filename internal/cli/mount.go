@@ -172,11 +172,12 @@ func (m *mount) checkAccount(client *remote.Client, baseURL string) (offline err
 		// Nothing to serve offline: the check fails as it always did.
 		return nil, nil, checkToken(client)
 	}
-	// A store is there: an unreachable API costs a few seconds at start,
-	// not the client's full round of retries.
+	// A store is there: an unreachable API costs one attempt at start (at
+	// most probeTimeout), not the client's full round of retries; a blip
+	// that sends the mount offline ends at the first probe, a second later.
 	c := m.c
 	probe, err = remote.New(remote.Config{BaseURL: baseURL, Username: c.username, Token: c.token,
-		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: 1, Timeout: probeTimeout, Logger: m.log})
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(0), Timeout: probeTimeout, Logger: m.log})
 	if err != nil {
 		return nil, nil, err
 	}

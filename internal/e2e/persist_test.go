@@ -203,12 +203,19 @@ func localTreeOrFail(t *testing.T, root string) tree {
 	return tr
 }
 
-// The API is unreachable when the mount starts, and an earlier mount left
-// what it learnt: the mount starts offline, serves the tree and the
-// contents it cached, fails other reads at once, queues a write, says
-// "offline since" in .pafs/status, and uploads the write once the API
-// answers.
+// The API is unreachable when the mount starts (connections refused, or a
+// network that answers nothing), and an earlier mount left what it learnt:
+// the mount starts offline, serves the tree and the contents it cached,
+// fails other reads at once, queues a write, says "offline since" in
+// .pafs/status, and uploads the write once the API answers.
 func TestOfflineStart(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []proxyMode{proxyRefuse, proxyBlackhole} {
+		t.Run(mode.String(), func(t *testing.T) { offlineStart(t, mode) })
+	}
+}
+
+func offlineStart(t *testing.T, down proxyMode) {
 	r := startRig(t, rigOptions{Proxy: true, Parallel: true,
 		Args: []string{"--dir-cache-time", "1s", "--write-back", "100ms"}})
 	r.emu.WriteFile(r.remotePath("site/a.txt"), []byte("cached a\n"))
@@ -224,7 +231,7 @@ func TestOfflineStart(t *testing.T) {
 	}
 
 	r.Stop()
-	r.proxy.set(proxyRefuse)
+	r.proxy.set(down)
 	start := time.Now()
 	r.Remount()
 	t.Logf("mounted offline in %s", time.Since(start).Round(time.Millisecond))
