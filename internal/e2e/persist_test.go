@@ -133,18 +133,11 @@ func TestRemountGitStatusDownloadsNothing(t *testing.T) {
 		t.Skip("git not installed")
 	}
 	e := startPersist(t)
-	src := t.TempDir()
+	files := map[string]string{}
 	for i := 0; i < 12; i++ {
-		writeLocal(t, filepath.Join(src, fmt.Sprintf("pkg%d", i%3), fmt.Sprintf("m%02d.py", i)), []byte(fmt.Sprintf("print(%d)\n", i)))
+		files[fmt.Sprintf("pkg%d/m%02d.py", i%3, i)] = fmt.Sprintf("print(%d)\n", i)
 	}
-	git := func(dir string, args ...string) string {
-		return e.MustRun(dir, "git", append([]string{"-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"}, args...)...)
-	}
-	git(src, "init", "-q")
-	git(src, "add", ".")
-	git(src, "commit", "-qm", "first")
-	git(e.Home, "clone", "-q", src, "repo")
-	repo := filepath.Join(e.Home, "repo")
+	git, repo := cloneRepo(t, e, files)
 	cloned := time.Now()
 	// Files written in the same second as the index are "racily clean":
 	// git checks their content at every status, until a status in a later
@@ -192,6 +185,25 @@ func TestRemountRsyncAgainTransfersNothing(t *testing.T) {
 	if d := localTreeOrFail(t, backup).diff(emuTree(e.Emu, "/home/alice/site")); d != "" {
 		t.Errorf("backup differs from the server:\n%s", d)
 	}
+}
+
+// cloneRepo commits files (path → content) in a repository on local disk
+// and clones it into the mount's home as repo. It returns a runner of git
+// commands (failing the test on a non-zero exit) and the clone's path.
+func cloneRepo(t *testing.T, e *mounttest.Env, files map[string]string) (git func(dir string, args ...string) string, repo string) {
+	t.Helper()
+	src := t.TempDir()
+	for name, data := range files {
+		writeLocal(t, filepath.Join(src, name), []byte(data))
+	}
+	git = func(dir string, args ...string) string {
+		return e.MustRun(dir, "git", append([]string{"-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"}, args...)...)
+	}
+	git(src, "init", "-q")
+	git(src, "add", ".")
+	git(src, "commit", "-qm", "first")
+	git(e.Home, "clone", "-q", src, "repo")
+	return git, filepath.Join(e.Home, "repo")
 }
 
 func localTreeOrFail(t *testing.T, root string) tree {

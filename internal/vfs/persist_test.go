@@ -54,6 +54,16 @@ func mountWithStore(t *testing.T, url, cache string, c *clock, ttl time.Duration
 	return f
 }
 
+// persistEnv is an emulator holding /home/u/d/a, a cache directory and a
+// clock, for mounts one after another.
+func persistEnv(t *testing.T) (*emulator.Emulator, *httptest.Server, string, *clock) {
+	emu := emulator.New(emulator.Config{Username: "u", Token: "t", RateLimit: -1})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	emu.WriteFile("/home/u/d/a", []byte("a"))
+	return emu, srv, t.TempDir(), &clock{t: time.Unix(1700000000, 0)}
+}
+
 func names(t *testing.T, f *vfs.FS, dir string) []string {
 	t.Helper()
 	ents, err := f.ReadDir(context.Background(), dir)
@@ -71,12 +81,7 @@ func names(t *testing.T, f *vfs.FS, dir string) []string {
 // rest of that mount only: the next mount (the server back) lists again,
 // because the store keeps the time it was really fetched.
 func TestStaleListingNotFreshAtNextMount(t *testing.T) {
-	emu := emulator.New(emulator.Config{Username: "u", Token: "t", RateLimit: -1})
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	cache := t.TempDir()
-	c := &clock{t: time.Unix(1700000000, 0)}
-	emu.WriteFile("/home/u/d/a", []byte("a"))
+	emu, srv, cache, c := persistEnv(t)
 
 	f := mountWithStore(t, srv.URL, cache, c, time.Minute)
 	if got := names(t, f, "/home/u/d"); len(got) != 1 {
@@ -101,12 +106,7 @@ func TestStaleListingNotFreshAtNextMount(t *testing.T) {
 // Inode numbers and mtimes are the same at the next mount; a renamed file
 // keeps its number at its new name; a new path gets a number no path had.
 func TestInodesAndMtimesAcrossMounts(t *testing.T) {
-	emu := emulator.New(emulator.Config{Username: "u", Token: "t", RateLimit: -1})
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	cache := t.TempDir()
-	c := &clock{t: time.Unix(1700000000, 0)}
-	emu.WriteFile("/home/u/d/a", []byte("a"))
+	emu, srv, cache, c := persistEnv(t)
 	emu.WriteFile("/home/u/d/b", []byte("b"))
 	ctx := context.Background()
 
