@@ -116,7 +116,7 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		if e.IsDir {
 			mode = syscall.S_IFDIR
 		}
-		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode})
+		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode, Ino: e.Ino})
 	}
 	return gofs.NewListDirStream(out), 0
 }

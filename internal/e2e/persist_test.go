@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"net/http/httptest"
@@ -65,6 +66,37 @@ func statTree(t *testing.T, root string) map[string]statInfo {
 	return out
 }
 
+// direntInos reads a directory with getdents64 and returns each name's
+// d_ino (what ls -i and find use without a stat).
+func direntInos(t *testing.T, dir string) map[string]uint64 {
+	t.Helper()
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	out := map[string]uint64{}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := syscall.Getdents(fd, buf)
+		if err != nil {
+			t.Fatalf("getdents %s: %v", dir, err)
+		}
+		if n == 0 {
+			return out
+		}
+		for b := buf[:n]; len(b) > 0; {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+			ino, reclen := binary.NativeEndian.Uint64(b), int(binary.NativeEndian.Uint16(b[16:]))
+			name, _, _ := strings.Cut(string(b[19:reclen]), "\x00")
+			if name != "." && name != ".." {
+				out[name] = ino
+			}
+			b = b[reclen:]
+		}
+	}
+}
+
 // sameStats fails unless both walks saw the same paths with the same stat data.
 func sameStats(t *testing.T, what string, got, want map[string]statInfo) {
 	t.Helper()
@@ -116,6 +148,11 @@ func TestRemountLsLRInsideTTL(t *testing.T) {
 	sameStats(t, "across the remount", after, before)
 	if lsAfter != lsBefore {
 		t.Errorf("ls -lRi differs across the remount:\nbefore:\n%s\nafter:\n%s", lsBefore, lsAfter)
+	}
+	for name, ino := range direntInos(t, filepath.Join(e.Home, "tree", "dir00")) {
+		if st := after["dir00/"+name]; st.ino != ino {
+			t.Errorf("dir00/%s: readdir's d_ino %d, stat's %d", name, ino, st.ino)
+		}
 	}
 	if st := before["dir02/mine.txt"]; st.size != int64(len("written here\n")) {
 		t.Errorf("the file written here: %s", st)
@@ -395,5 +432,36 @@ func TestKillDuringMetadataStream(t *testing.T) {
 			}
 		}
 		t.Logf("round %d: %d files", round, len(server.files))
+	}
+}
+
+// A damaged metadata store is set aside with a message in the log and the
+// status, and the mount goes on from the server; nothing queued is lost.
+func TestDamagedStoreSetAside(t *testing.T) {
+	e := startPersist(t, "--write-back", "1h")
+	e.Emu.WriteFile("/home/alice/d/a.txt", []byte("a\n"))
+	readFile(t, filepath.Join(e.Home, "d", "a.txt"))
+	writeLocal(t, filepath.Join(e.Home, "d", "queued.txt"), []byte("queued\n"))
+	e.Kill()
+	db := filepath.Join(e.CacheDir, "meta.db")
+	if err := os.WriteFile(db, []byte(strings.Repeat("not a store ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Remount()
+	if bad, _ := filepath.Glob(db + ".bad-*"); len(bad) != 1 || !strings.Contains(e.Log(), "moved it to") {
+		t.Errorf("damaged store: set aside %v; log:\n%s", bad, e.Log())
+	}
+	if st := e.Status(); st.ErrorCount == 0 || !strings.Contains(st.Errors[0].Message, "damaged") {
+		t.Errorf("status errors: %+v", st.Errors)
+	}
+	if got := readFile(t, filepath.Join(e.Home, "d", "a.txt")); got != "a\n" {
+		t.Errorf("a.txt reads %q", got)
+	}
+	if got := readFile(t, filepath.Join(e.Home, "d", "queued.txt")); got != "queued\n" {
+		t.Errorf("queued.txt reads %q", got)
+	}
+	e.Stop() // uploads what is queued
+	if got, _ := remote(e, "d/queued.txt"); got != "queued\n" {
+		t.Errorf("server: queued.txt = %q", got)
 	}
 }

@@ -31,6 +31,7 @@ type Attr struct {
 type DirEntry struct {
 	Name  string
 	IsDir bool
+	Ino   uint64 // the same as stat shows (readdir's d_ino)
 }
 
 // keepName is the placeholder a mkdir uploads and deletes again; it is never shown.
@@ -311,7 +312,7 @@ func (f *FS) ReadDir(ctx context.Context, dir string) ([]DirEntry, error) {
 	f.mu.Unlock()
 	out := make([]DirEntry, 0, len(merged))
 	for n, d := range merged {
-		out = append(out, DirEntry{Name: n, IsDir: d})
+		out = append(out, DirEntry{Name: n, IsDir: d, Ino: f.meta.Ino(rpath.Join(dir, n))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	f.listed(ctx, dir, out)
