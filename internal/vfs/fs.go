@@ -211,18 +211,6 @@ func (f *FS) Close() {
 // had.
 func (f *FS) Ino(p string) uint64 { return f.meta.Ino(p) }
 
-// moveAttrKeepIno moves p's attributes to q, as for a rename that the
-// kernel does not know of (the local file moved aside, the server's version
-// keeps the name): the kernel's inode stays at p, so p keeps its number and
-// q gets a new one. Moving the number would give q the inode the kernel
-// still holds for p, and go-fuse would take the two names for hard links.
-func (f *FS) moveAttrKeepIno(p, q string) {
-	ino := f.meta.Ino(p)
-	f.meta.MoveAttr(p, q)
-	f.meta.UpdateAttr(q, func(a *cache.Attr) { a.Ino = 0 })
-	f.meta.UpdateAttr(p, func(a *cache.Attr) { a.Ino = ino })
-}
-
 // Drain uploads everything queued, reporting progress, until done or ctx ends.
 func (f *FS) Drain(ctx context.Context, progress func(writeback.Progress)) error {
 	return f.q.Drain(ctx, progress)

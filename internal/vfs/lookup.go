@@ -148,6 +148,7 @@ func (f *FS) fetchListing(dir string) (l *cache.Listing, asOf uint64, err error)
 	f.mu.Lock()
 	f.patchLocked(dir, ents, since)
 	asOf = f.seq
+	f.forgetGoneLocked(dir, ents)
 	f.mu.Unlock()
 	f.seen.listed(dir, ents, f.o.Now())
 	l = &cache.Listing{Entries: ents, Fetched: f.o.Now()}

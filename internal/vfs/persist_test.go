@@ -161,3 +161,30 @@ func TestInodesAndMtimesAcrossMounts(t *testing.T) {
 		t.Errorf("a after its first download: %+v, want mtime %v", a3, a.Mtime)
 	}
 }
+
+// A file deleted elsewhere and made again is a new file: a new inode number
+// and an mtime of when it was seen again (and the store does not keep the
+// records of every name ever seen).
+func TestFileMadeAgainElsewhereIsNew(t *testing.T) {
+	emu, srv, cache, c := persistEnv(t)
+	ctx := context.Background()
+	f := mountWithStore(t, srv.URL, cache, c, time.Minute)
+	a, err := f.Lookup(ctx, "/home/u/d", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.Remove("/home/u/d/a")
+	c.add(2 * time.Minute)
+	if got := names(t, f, "/home/u/d"); len(got) != 0 {
+		t.Fatalf("after the delete: %v", got)
+	}
+	emu.WriteFile("/home/u/d/a", []byte("again"))
+	c.add(2 * time.Minute)
+	again, err := f.Lookup(ctx, "/home/u/d", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Ino == a.Ino || !again.Mtime.After(a.Mtime) {
+		t.Errorf("made again: ino %d mtime %v; before: ino %d mtime %v", again.Ino, again.Mtime, a.Ino, a.Mtime)
+	}
+}
