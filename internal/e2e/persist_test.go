@@ -465,3 +465,21 @@ func TestDamagedStoreSetAside(t *testing.T) {
 		t.Errorf("server: queued.txt = %q", got)
 	}
 }
+
+// A file read by an earlier mount, overwritten here without being read
+// (O_TRUNC), then kill -9 with its upload queued; the server's copy changes
+// meanwhile: the replay keeps both versions. The base of the change is the
+// content the earlier mount saw, kept in the metadata store.
+func TestReplayKeepsServerVersionSeenByEarlierMount(t *testing.T) {
+	e := startPersist(t, "--write-back", "1h")
+	e.Emu.WriteFile("/home/alice/f.txt", []byte("version 0\n"))
+	readFile(t, filepath.Join(e.Home, "f.txt"))
+	e.Stop()
+	e.Remount()
+	writeLocal(t, filepath.Join(e.Home, "f.txt"), []byte("mine\n"))
+	e.Kill()
+	e.Emu.WriteFile("/home/alice/f.txt", []byte("theirs\n"))
+	e.Remount()
+	e.WaitIdle()
+	checkKeptBoth(t, e, "f.txt", "theirs\n", "mine\n")
+}

@@ -89,6 +89,11 @@ func (f *FS) baseLocked(p string) string {
 	if r, ok := f.seen.get(p); ok {
 		return r.base()
 	}
+	if a, ok := f.meta.Attr(p); ok && a.HasHash {
+		// What an earlier mount last saw there (metadata store): the
+		// content of its cached copy, if this change began from it.
+		return hex.EncodeToString(a.Hash[:])
+	}
 	if !f.listedLocked(p) {
 		// Remembered, so that a listing showing the file later is noticed.
 		f.seen.absent(p, f.o.Now())
