@@ -126,7 +126,10 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 		return nil
 	}
 	// Written again while uploading: send the new content too.
-	return f.addUploadLocked(e, e.writers > 0)
+	// This upload succeeded either way: a failure to journal the next one
+	// is reported and retried by requeueLoop.
+	_ = f.addUploadLocked(e, e.writers > 0)
+	return nil
 }
 
 // confirmLocked records that the server now has p (and so its parents).

@@ -97,6 +97,11 @@ type FS struct {
 	// that run's attempts sent (conflict.go). Guarded by mu.
 	replayed     map[uint64]bool
 	replayedSent map[string][]string
+
+	// unqueued are local files whose upload could not be journalled (a
+	// full or read-only cache disk): requeueLoop tries again until it is,
+	// so changed data never stays without an upload. Guarded by mu.
+	unqueued map[*entry]bool
 }
 
 // New opens the caches and the upload queue under o.CacheDir, recovers what
@@ -160,6 +165,7 @@ func New(r Remote, o Options) (*FS, error) {
 	}
 	f.recover(recovered)
 	q.Start(f)
+	go f.requeueLoop()
 	return f, nil
 }
 
@@ -173,6 +179,12 @@ func (f *FS) Close() {
 
 // Drain uploads everything queued, reporting progress, until done or ctx ends.
 func (f *FS) Drain(ctx context.Context, progress func(writeback.Progress)) error {
+	f.mu.Lock()
+	n := f.requeueLocked()
+	f.mu.Unlock()
+	if n > 0 {
+		return fmt.Errorf("%d changed files could not be queued for upload (the cache disk refuses the journal): their data stays in the cache directory; free space and mount again", n)
+	}
 	return f.q.Drain(ctx, progress)
 }
 
