@@ -112,8 +112,8 @@ type ScheduleCreate struct {
 	Minute      int    `json:"minute"`
 }
 
-// SchedulePatch is the body of PATCH schedule/{id}/; nil fields are not sent.
-// Hour is sent as JSON null when ClearHour is set (daily → hourly).
+// SchedulePatch is the body of PATCH schedule/{id}/; nil fields are not sent
+// (so an hour is never sent as null: hourly tasks take none).
 type SchedulePatch struct {
 	Command     *string `json:"command,omitempty"`
 	Description *string `json:"description,omitempty"`
@@ -121,7 +121,6 @@ type SchedulePatch struct {
 	Interval    *string `json:"interval,omitempty"`
 	Hour        *int    `json:"hour,omitempty"`
 	Minute      *int    `json:"minute,omitempty"`
-	ClearHour   bool    `json:"-"`
 }
 
 // Webapp is a classic WSGI web app object (§6). PythonVersion is normalised to

@@ -88,7 +88,7 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 		return nil, err
 	}
 	client, err := remote.New(remote.Config{BaseURL: baseURL, Username: c.username, Token: c.token,
-		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(c.retries), Timeout: c.timeout, Logger: m.log})
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(c.retries), Timeout: c.timeout, SlowTimeout: c.slowTimeout, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}

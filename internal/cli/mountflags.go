@@ -38,6 +38,7 @@ type mountConfig struct {
 	transfers    int
 	retries      int
 	timeout      time.Duration
+	slowTimeout  time.Duration // --slow-timeout: the wait for a reload's answer (remote.Config.SlowTimeout)
 	localOnly    []string
 	readOnly     bool
 	allowOther   bool
@@ -74,6 +75,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")
 	fl.IntVar(&c.retries, "retries", 6, "retries of one request after a network error, a 5xx or a 429 (failed uploads are also requeued)")
 	fl.DurationVar(&c.timeout, "timeout", 30*time.Second, "a request the server makes no progress on for this long fails and is retried (no answer to a read, a download gone silent)")
+	fl.DurationVar(&c.slowTimeout, "slow-timeout", 3*time.Minute, "how long a web app reload, a web app creation or a certificate request waits for its answer; after that a reload is probably done")
 	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
 	fl.DurationVar(&c.tempDelay, "temp-delay", vfs.DefaultTempDelay, "delay between close and upload for editors' temp, swap, lock and backup files (names like x~, .x.swp, #x#, 4913)")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
