@@ -135,6 +135,18 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 // confirmLocked records that the server now has p (and so its parents).
 func (f *FS) confirmLocked(p string, isDir bool) {
 	f.recordLocked(p, kFile, isDir)
+	// Inside a directory made here again while the delete of the one that
+	// was there is still queued, p belongs to the old tree (anything sent
+	// into the new one waits for that delete): the delete takes it. The new
+	// directory neither holds p nor reaches the server through it, so only
+	// what is above it is confirmed.
+	for d, _ := rpath.Split(p); d != "/"; d, _ = rpath.Split(d) {
+		if e := f.ov.get(d); e != nil && e.kind == kDir && e.gone != 0 {
+			if _, _, queued := f.q.Get(e.gone); queued {
+				p, isDir = d, true
+			}
+		}
+	}
 	dir, name := rpath.Split(p)
 	f.meta.AddEntry(dir, name, isDir)
 	for d := dir; d != "/"; {
