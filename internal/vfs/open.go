@@ -19,10 +19,12 @@ import (
 func (f *FS) fetch(ctx context.Context, p string) (*cache.Item, error) {
 	for try := 0; try < 3; try++ {
 		if it, ok := f.content.Lookup(p); ok {
-			if _, err := it.WaitSize(); err != nil {
+			sz, err := it.WaitSize()
+			if err != nil {
 				it.Release()
 				return nil, syscall.EIO
 			}
+			f.opened(p, sz)
 			return it, nil
 		}
 		if _, err := f.wait(ctx, "D"+p, func() (any, error) { return nil, f.download(p) }); err != nil {

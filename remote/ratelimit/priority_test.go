@@ -150,3 +150,103 @@ func TestReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestProbesAfterBackground: probes queued first still go after a background
+// request (an upload) queued behind them, and after an interactive one.
+func TestProbesAfterBackground(t *testing.T) {
+	const window = 400 * time.Millisecond
+	l := ratelimit.New(1, window)
+	r, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r()
+	waitFor(t, "half the window", func() bool { return l.Stats().NextFree < window/2 })
+	probe, cancel := context.WithCancel(ratelimit.Probe(context.Background(), nil))
+	defer cancel()
+	done := make(chan string, 6)
+	for i, name := range []string{"p1", "p2", "p3", "p4"} {
+		acquireAsync(l, probe, name, done)
+		waitFor(t, "probe to queue", func() bool { return l.Stats().Waiting == i+1 })
+	}
+	acquireAsync(l, ratelimit.Background(context.Background()), "upload", done)
+	waitFor(t, "upload to queue", func() bool { return l.Stats().Waiting == 5 })
+	acquireAsync(l, context.Background(), "read", done)
+	waitFor(t, "read to queue", func() bool { return l.Stats().Waiting == 6 })
+	for _, want := range []string{"read", "upload", "p1"} {
+		if got := <-done; got != want {
+			t.Fatalf("served %s, want %s", got, want)
+		}
+	}
+	cancel()
+	for range 3 {
+		<-done
+	}
+}
+
+// TestProbesLeaveReserve: probes leave twice the background reserve, so an
+// upload queued after a burst of probes goes at once, and a read after it.
+func TestProbesLeaveReserve(t *testing.T) {
+	const limit, window = 40, time.Minute
+	l := ratelimit.New(limit, window)
+	ctx, cancel := context.WithTimeout(ratelimit.Probe(context.Background(), nil), 50*time.Millisecond)
+	defer cancel()
+	took := 0
+	for range limit {
+		r, err := l.Acquire(ctx)
+		if err != nil {
+			break
+		}
+		r()
+		took++
+	}
+	if want := limit - ratelimit.ProbeReserve(limit); took != want {
+		t.Fatalf("probes took %d slots of %d, want %d", took, limit, want)
+	}
+	for i, ctx := range []context.Context{ratelimit.Background(context.Background()), context.Background()} {
+		start := time.Now()
+		r, err := l.Acquire(ctx)
+		if err != nil {
+			t.Fatalf("request %d after the probes: %v", i, err)
+		}
+		r()
+		if d := time.Since(start); d > 20*time.Millisecond {
+			t.Fatalf("request %d waited %v after a burst of probes", i, d)
+		}
+	}
+}
+
+// TestProbeUrged: a queued probe that someone starts waiting for goes before
+// the probes queued ahead of it, as an interactive request.
+func TestProbeUrged(t *testing.T) {
+	const window = 400 * time.Millisecond
+	l := ratelimit.New(1, window)
+	r, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r()
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan string, 4)
+	urgent := make(chan struct{})
+	for i, name := range []string{"p1", "p2", "p3"} {
+		acquireAsync(l, ratelimit.Probe(base, nil), name, done)
+		waitFor(t, "probe to queue", func() bool { return l.Stats().Waiting == i+1 })
+	}
+	acquireAsync(l, ratelimit.Probe(base, urgent), "wanted", done)
+	waitFor(t, "probe to queue", func() bool { return l.Stats().Waiting == 4 })
+	acquireAsync(l, ratelimit.Background(base), "upload", done)
+	waitFor(t, "upload to queue", func() bool { return l.Stats().Waiting == 5 })
+	close(urgent)
+	if got := <-done; got != "wanted" {
+		t.Fatalf("served %s first, want the probe someone waits for", got)
+	}
+	if got := <-done; got != "upload" {
+		t.Fatalf("served %s second, want the upload", got)
+	}
+	cancel()
+	for range 3 {
+		<-done
+	}
+}
