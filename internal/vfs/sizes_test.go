@@ -12,17 +12,6 @@ import (
 
 func (e *env) gets() int { return e.emu.Stats().Requests["GET files/path"] }
 
-func (e *env) waitFor(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // A stat that waits for a file's size and is interrupted (Ctrl-C on ls)
 // leaves the fetch running; its answer is remembered, so neither the next
 // stat nor the read costs a request.
@@ -36,7 +25,7 @@ func TestSizeFetchOutlivesInterruptedStat(t *testing.T) {
 	if _, err := e.fs.StatExact(ctx, "/home/u/a.txt", false); err != syscall.EINTR {
 		t.Fatalf("interrupted stat: %v, want EINTR", err)
 	}
-	e.waitFor("the size to be known", func() bool { return e.fs.Stat("/home/u/a.txt", false).SizeKnown })
+	waitFor(t, "the size to be known", func() bool { return e.fs.Stat("/home/u/a.txt", false).SizeKnown })
 	e.emu.SetLatency(0)
 	before := e.gets()
 	a, err := e.fs.StatExact(e.ctx, "/home/u/a.txt", false)
@@ -79,7 +68,7 @@ func TestWalkFetchesSizesAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.waitFor("sizes fetched ahead", func() bool { return e.gets()-before == 2+32 })
+	waitFor(t, "sizes fetched ahead", func() bool { return e.gets()-before == 2+32 })
 	for i := range n {
 		p := fmt.Sprintf("/home/u/w/f%02d", i)
 		a, err := e.fs.StatExact(ctx, p, false)
