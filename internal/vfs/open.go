@@ -24,7 +24,10 @@ func (f *FS) fetch(ctx context.Context, p string) (*cache.Item, error) {
 				it.Release()
 				return nil, syscall.EIO
 			}
-			f.opened(p, sz)
+			if !f.opened(p, sz) {
+				it.Release() // a body fetched for its size, dropped just now
+				continue
+			}
 			return it, nil
 		}
 		if _, err := f.wait(ctx, "D"+p, func() (any, error) { return nil, f.download(p) }); err != nil {

@@ -70,9 +70,9 @@ var errUnclaimed = errors.New("size fetch: no open came for the body")
 // sizes is the state of size fetches.
 type sizes struct {
 	mu     sync.Mutex
-	probes map[string]*probe        // in flight, by path
-	parked map[string]chan struct{} // large bodies waiting for an open; closed by the open
-	empty  map[string]bool          // lazy: files shown empty while their size was unknown
+	probes map[string]*probe      // in flight, by path
+	parked map[string]*parkedBody // large bodies waiting for an open
+	empty  map[string]bool        // lazy: files shown empty while their size was unknown
 }
 
 // probe is one size fetch.
@@ -241,11 +241,16 @@ func (f *FS) fetchSize(p string, urgent <-chan struct{}) error {
 	return nil
 }
 
-// parkedBody is a large body that is read only once an open claims it.
+// parkedBody is a large body that is read only once an open claims it
+// (opened), and dropped if none does within parkTime.
 type parkedBody struct {
 	io.Reader
-	claim  chan struct{}
-	waited bool
+	f       *FS
+	claim   chan struct{} // closed by the open that claims it
+	dropped chan struct{} // closed once a dropped body's item has failed
+	waited  bool
+
+	claimed, dropping bool // guarded by f.sizes.mu
 }
 
 func (b *parkedBody) Read(p []byte) (int, error) {
@@ -256,33 +261,49 @@ func (b *parkedBody) Read(p []byte) (int, error) {
 		select {
 		case <-b.claim:
 		case <-t.C:
-			return 0, errUnclaimed
+			if b.drop() {
+				return 0, errUnclaimed
+			}
 		}
 	}
 	return b.Reader.Read(p)
 }
 
+// drop gives the body up, unless an open claimed it meanwhile.
+func (b *parkedBody) drop() bool {
+	b.f.sizes.mu.Lock()
+	defer b.f.sizes.mu.Unlock()
+	if b.claimed {
+		return false
+	}
+	b.dropping = true
+	return true
+}
+
 // park makes p's body wait for an open (opened).
 func (f *FS) park(p string, r io.Reader) *parkedBody {
-	b := &parkedBody{Reader: r, claim: make(chan struct{})}
+	b := &parkedBody{Reader: r, f: f, claim: make(chan struct{}), dropped: make(chan struct{})}
 	f.sizes.mu.Lock()
 	if f.sizes.parked == nil {
-		f.sizes.parked = map[string]chan struct{}{}
+		f.sizes.parked = map[string]*parkedBody{}
 	}
-	f.sizes.parked[p] = b.claim
+	f.sizes.parked[p] = b
 	f.sizes.mu.Unlock()
 	return b
 }
 
-// unpark forgets p's body once it is read or dropped.
+// unpark forgets p's body once it is read, or dropped and its item failed.
 func (f *FS) unpark(p string, r io.Reader) {
 	b, ok := r.(*parkedBody)
 	if !ok {
 		return
 	}
 	f.sizes.mu.Lock()
-	if f.sizes.parked[p] == b.claim {
+	if f.sizes.parked[p] == b {
 		delete(f.sizes.parked, p)
+	}
+	if b.dropping {
+		close(b.dropped)
 	}
 	f.sizes.mu.Unlock()
 }
@@ -334,25 +355,33 @@ func (f *FS) shownEmpty(p string) {
 	f.sizes.empty[p] = true
 }
 
-// opened is told by fetch that p's content, of this size, goes to an open:
-// a parked body is read on; in lazy mode, a file shown empty before that is
-// not is reported.
-func (f *FS) opened(p string, size int64) {
+// opened is told by fetch that p's content, of this size, is about to go
+// to an open: a parked body is read on; in lazy mode, a file shown empty
+// before that is not is reported. False: the item is a parked body dropped
+// just now, failed by the time opened returns; fetch downloads again.
+func (f *FS) opened(p string, size int64) bool {
 	f.sizes.mu.Lock()
-	if c := f.sizes.parked[p]; c != nil {
-		close(c)
-		delete(f.sizes.parked, p)
+	if b := f.sizes.parked[p]; b != nil {
+		if b.dropping {
+			f.sizes.mu.Unlock()
+			<-b.dropped
+			return false
+		}
+		if !b.claimed {
+			b.claimed = true
+			close(b.claim)
+		}
 	}
 	was := f.sizes.empty[p]
 	delete(f.sizes.empty, p)
 	f.sizes.mu.Unlock()
-	if !was || size == 0 {
-		return
+	if was && size > 0 {
+		msg := fmt.Sprintf("shown as empty before it was read (--sizes=lazy), it holds %d bytes: "+
+			"a copy taken by size meanwhile (tar c, git add, rsync) is empty", size)
+		f.log.Warn("files: "+msg, "path", p)
+		if f.o.OnNotice != nil {
+			f.o.OnNotice("size", p, errors.New(msg))
+		}
 	}
-	msg := fmt.Sprintf("shown as empty before it was read (--sizes=lazy), it holds %d bytes: "+
-		"a copy taken by size meanwhile (tar c, git add, rsync) is empty", size)
-	f.log.Warn("files: "+msg, "path", p)
-	if f.o.OnNotice != nil {
-		f.o.OnNotice("size", p, errors.New(msg))
-	}
+	return true
 }

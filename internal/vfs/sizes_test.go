@@ -3,6 +3,9 @@ package vfs_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -100,5 +103,40 @@ func TestNoWalkNoSizesAhead(t *testing.T) {
 	}
 	if got := e.gets() - before; got != 3 {
 		t.Errorf("three stats: %d downloads, want 3", got)
+	}
+}
+
+// A large file's size costs one request whose body is read only for an open
+// that comes within a moment; otherwise it is dropped, and a later read
+// downloads the file then.
+func TestLargeBodyDroppedThenReadAgain(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	big := strings.Repeat("x", 9<<20)
+	e.emu.WriteFile("/home/u/big", []byte(big))
+	e.names("/home/u")
+	before := e.gets()
+	a, err := e.fs.StatExact(e.ctx, "/home/u/big", false)
+	if err != nil || a.Size != int64(len(big)) {
+		t.Fatalf("stat: %+v, %v", a, err)
+	}
+	waitFor(t, "the body to be dropped", func() bool {
+		ents, _ := os.ReadDir(filepath.Join(e.cache, "content"))
+		return len(ents) == 0
+	})
+	if a := e.fs.Stat("/home/u/big", false); !a.SizeKnown || a.Size != int64(len(big)) {
+		t.Fatalf("size after the body was dropped: %+v", a)
+	}
+	h, err := e.fs.Open(e.ctx, "/home/u/big", syscall.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	buf := make([]byte, len(big)+1)
+	n, _ := h.Read(buf, 0)
+	if n != len(big) || string(buf[:n]) != big {
+		t.Fatalf("read %d bytes, want %d", n, len(big))
+	}
+	if got := e.gets() - before; got != 2 {
+		t.Errorf("stat, then a read after the body was dropped: %d downloads, want 2", got)
 	}
 }
