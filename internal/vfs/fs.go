@@ -56,6 +56,12 @@ type Options struct {
 	Spare func() int
 	// OnError, if set, hears about failures worth showing in the status file.
 	OnError func(op, path string, err error)
+	// OnNotice, if set, hears about things worth showing in the status
+	// file that are not failures.
+	OnNotice func(op, path string, err error)
+	// LazySizes shows a file whose size pafs does not know yet as empty
+	// instead of fetching its size (--sizes=lazy; see sizes.go).
+	LazySizes bool
 	// TempDelay is how long the upload of a file named like an editor's
 	// temp file waits after its last close (default DefaultTempDelay).
 	// WriteBackMax bounds how long an upload of a file that keeps being
@@ -79,6 +85,7 @@ type FS struct {
 	uploaded listeners
 	seen     seen  // what the server holds, as far as this mount knows (conflicts)
 	walks    walks // recent listings, to list ahead of tree walks
+	sizes    sizes // size fetches (sizes.go)
 
 	conflicts conflicts // found, for the status file
 
