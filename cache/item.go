@@ -29,7 +29,13 @@ type Item struct {
 	detached bool
 	elem     *list.Element
 
-	mu       sync.Mutex
+	// io serializes local writes and truncates, and is held across their
+	// disk I/O. Lock order: io before mu. mu is never held across disk I/O,
+	// so Size, Dirty and the like never wait for a slow disk (vfs asks them
+	// under FS.mu, which every lookup needs).
+	io sync.Mutex
+
+	mu       sync.Mutex // guards the fields below
 	cond     sync.Cond
 	size     int64 // bytes present in the file
 	total    int64 // expected final size, -1 if unknown
@@ -256,12 +262,18 @@ func (it *Item) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (it *Item) writeAt(p []byte, off int64) (int, error) {
+	it.io.Lock()
+	defer it.io.Unlock()
 	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.f == nil || !it.complete {
+	f, ok := it.f, it.f != nil && it.complete
+	it.mu.Unlock()
+	if !ok {
 		return 0, fmt.Errorf("write to incomplete item")
 	}
-	n, err := it.f.WriteAt(p, off)
+	diskIOHook()
+	n, err := f.WriteAt(p, off)
+	it.mu.Lock()
+	defer it.mu.Unlock()
 	if end := off + int64(n); end > it.size {
 		it.c.used.Add(end - it.size)
 		it.size = end
@@ -274,6 +286,10 @@ func (it *Item) writeAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// diskIOHook runs just before a local write or truncate reaches the disk
+// (tests make it slow).
+var diskIOHook = func() {}
+
 // noSpace reports a full disk (or quota).
 func noSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
@@ -281,14 +297,20 @@ func noSpace(err error) bool {
 
 // Truncate sets the item's size; it becomes dirty.
 func (it *Item) Truncate(size int64) error {
+	it.io.Lock()
+	defer it.io.Unlock()
 	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.f == nil || !it.complete {
+	f, ok := it.f, it.f != nil && it.complete
+	it.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("truncate of incomplete item")
 	}
-	if err := it.f.Truncate(size); err != nil {
+	diskIOHook()
+	if err := f.Truncate(size); err != nil {
 		return err
 	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
 	it.c.used.Add(size - it.size)
 	it.size, it.total = size, size
 	it.dirty = true

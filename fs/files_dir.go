@@ -102,11 +102,17 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	return d.child(ctx, name, a), 0
 }
 
-func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+// withCaller tells vfs which process a request comes from: it sees tree
+// walks by it.
+func withCaller(ctx context.Context) context.Context {
 	if fc, ok := ctx.(*fuse.Context); ok {
-		ctx = vfs.WithCaller(ctx, fc.Caller.Pid)
+		return vfs.WithCaller(ctx, fc.Caller.Pid)
 	}
-	ents, err := d.t.vfs.ReadDir(ctx, d.path())
+	return ctx
+}
+
+func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ents, err := d.t.vfs.ReadDir(withCaller(ctx), d.path())
 	if err != nil {
 		return nil, Errno(err)
 	}

@@ -38,9 +38,15 @@ var (
 func (n *fileNode) path() string { return n.t.remotePath(n.EmbeddedInode(), &n.last) }
 
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a := n.t.vfs.Stat(n.path(), false)
+	var a vfs.Attr
 	if h, ok := fh.(*fileHandle); ok {
+		a = n.t.vfs.Stat(n.path(), false)
 		a.Size, a.SizeKnown = h.h.Size(), true
+	} else {
+		var err error
+		if a, err = n.t.vfs.StatExact(withCaller(ctx), n.path(), false); err != nil {
+			return Errno(err)
+		}
 	}
 	fillAttrOut(a, out)
 	return 0

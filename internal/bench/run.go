@@ -88,7 +88,7 @@ func (s *suite) runAll(ctx context.Context, out []Phase, models []model, naives 
 
 func (c Config) settings() Settings {
 	return Settings{Scale: c.Scale, ScaleText: c.ScaleText(), Limit: c.Limit, WindowSeconds: c.Window().Seconds(),
-		LatencyMs: ms(c.Latency), TTLSeconds: c.TTL.Seconds(), WriteBackMs: ms(c.WriteBack), Quick: c.Quick}
+		LatencyMs: ms(c.Latency), TTLSeconds: c.TTL.Seconds(), WriteBackMs: ms(c.WriteBack), Quick: c.Quick, Sizes: c.Sizes}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -105,6 +105,9 @@ func (s *suite) mountArgs() []string {
 		"--dir-cache-time", c.TTL.String(), "--write-back", c.WriteBack.String()}
 	if c.MountLog != "" {
 		args = append(args, "--verbose", "--log-file", c.MountLog)
+	}
+	if c.Sizes != "" {
+		args = append(args, "--sizes", c.Sizes)
 	}
 	return args
 }

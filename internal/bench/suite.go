@@ -119,6 +119,7 @@ func (s *suite) seedMirror() error { return writeTree(s.mirror, s.seedFiles()) }
 func (s *suite) seedFiles() map[string][]byte {
 	files := tree("tree", s.sz.treeDirs, s.sz.treeFiles)
 	maps.Copy(files, tree("greptree", s.sz.grepDirs, s.sz.grepFiles))
+	maps.Copy(files, flatTree())
 	for _, ed := range []string{"vim", "nano", "sed"} {
 		files[editorFile(ed)] = editSource(ed)
 	}

@@ -79,6 +79,7 @@ func parseBenchArgs(args []string, stderr io.Writer) (bench.Config, string, erro
 	fl.StringVar(&c.WorkDir, "work-dir", "", "where the temporary mount, cache and sources go (default $TMPDIR)")
 	fl.BoolVar(&c.Keep, "keep", false, "keep the temporary directory")
 	fl.StringVar(&c.MountLog, "mount-log", "", "log every request the mount makes to this file (pafs mount -v --log-file)")
+	fl.StringVar(&c.Sizes, "sizes", "", "the mount's --sizes (exact or lazy; default pafs's, exact)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pafs bench [flags]\n\n"+
 			"Runs the workloads of docs/performance.md against an emulator with latency and a scaled-down\n"+

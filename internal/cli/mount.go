@@ -90,7 +90,7 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 		return nil, err
 	}
 	client, err := remote.New(remote.Config{BaseURL: baseURL, Username: c.username, Token: c.token,
-		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(c.retries), Timeout: c.timeout, Logger: m.log})
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(c.retries), Timeout: c.timeout, SlowTimeout: c.slowTimeout, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +111,13 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	if err != nil {
 		return nil, err
 	}
+	notices := status.NewErrors(10)
 	files, err := vfs.New(client, vfs.Options{
 		Store: store, Offline: offline != nil,
 		Home: "/home/" + c.username, CacheDir: cacheDir,
 		DirCacheTime: c.dirCacheTime, ContentTTL: c.cacheTTL, CacheMaxBytes: c.cacheMax,
 		WriteBack: c.writeBack, WriteBackMax: c.writeBackMax, TempDelay: c.tempDelay, LocalOnly: c.localOnly, Workers: c.transfers,
+		LazySizes: c.sizes == "lazy", OnNotice: notices.Add,
 		Logger:  m.log,
 		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },
 		Spare:   func() int { return client.Spare("files/path") },
@@ -125,7 +127,6 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	}
 	m.files = files
 	m.cleanup = append(m.cleanup, files.Close)
-	notices := status.NewErrors(10)
 	if c.readOnly && queued > 0 {
 		// Those changes were written, and their close succeeded, before:
 		// they go to the server even though this mount takes no new ones.

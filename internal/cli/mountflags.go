@@ -38,7 +38,9 @@ type mountConfig struct {
 	transfers    int
 	retries      int
 	timeout      time.Duration
+	slowTimeout  time.Duration // --slow-timeout: the wait for a reload's answer (remote.Config.SlowTimeout)
 	localOnly    []string
+	sizes        string // --sizes: exact or lazy
 	readOnly     bool
 	allowOther   bool
 	verbose      bool
@@ -74,8 +76,10 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.IntVar(&c.transfers, "transfers", 4, "uploads and deletes in flight at once")
 	fl.IntVar(&c.retries, "retries", 6, "retries of one request after a network error, a 5xx or a 429 (failed uploads are also requeued)")
 	fl.DurationVar(&c.timeout, "timeout", 30*time.Second, "a request the server makes no progress on for this long fails and is retried (no answer to a read, a download gone silent)")
+	fl.DurationVar(&c.slowTimeout, "slow-timeout", 3*time.Minute, "how long a web app reload, a web app creation or a certificate request waits for its answer; after that a reload is probably done")
 	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
 	fl.DurationVar(&c.tempDelay, "temp-delay", vfs.DefaultTempDelay, "delay between close and upload for editors' temp, swap, lock and backup files (names like x~, .x.swp, #x#, 4913)")
+	fl.StringVar(&c.sizes, "sizes", "exact", "exact: a file's size is fetched (one download) the first time it is stat'ed; lazy: files not read yet show as empty, which tar c, git add and rsync store as empty files")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")
 	fl.BoolVarP(&c.verbose, "verbose", "v", false, "log every API request")
@@ -137,6 +141,9 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 	c.options = kernel
 	if c.writeBack < 0 || c.writeBackMax <= 0 || c.tempDelay <= 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 || c.timeout <= 0 {
 		return nil, errors.New("--write-back, --write-back-max, --temp-delay, --dir-cache-time, --rate-window and --timeout must be positive (write-back may be 0)")
+	}
+	if c.sizes != "exact" && c.sizes != "lazy" {
+		return nil, fmt.Errorf("--sizes %q: want exact or lazy", c.sizes)
 	}
 	if c.username == "" {
 		c.username = os.Getenv("PA_USERNAME")

@@ -146,12 +146,27 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 		return nil
 	}
 	// Written again while uploading: send the new content too.
-	return f.addUploadLocked(e, e.writers > 0)
+	// This upload succeeded either way: a failure to journal the next one
+	// is reported and retried by requeueLoop.
+	_ = f.addUploadLocked(e, e.writers > 0)
+	return nil
 }
 
 // confirmLocked records that the server now has p (and so its parents).
 func (f *FS) confirmLocked(p string, isDir bool) {
 	f.recordLocked(p, kFile, isDir)
+	// Inside a directory made here again while the delete of the one that
+	// was there is still queued, p belongs to the old tree (anything sent
+	// into the new one waits for that delete): the delete takes it. The new
+	// directory neither holds p nor reaches the server through it, so only
+	// what is above it is confirmed.
+	for d, _ := rpath.Split(p); d != "/"; d, _ = rpath.Split(d) {
+		if e := f.ov.get(d); e != nil && e.kind == kDir && e.gone != 0 {
+			if _, _, queued := f.q.Get(e.gone); queued {
+				p, isDir = d, true
+			}
+		}
+	}
 	dir, name := rpath.Split(p)
 	f.meta.AddEntry(dir, name, isDir)
 	for d := dir; d != "/"; {

@@ -57,6 +57,12 @@ type Options struct {
 	Spare func() int
 	// OnError, if set, hears about failures worth showing in the status file.
 	OnError func(op, path string, err error)
+	// OnNotice, if set, hears about things worth showing in the status
+	// file that are not failures.
+	OnNotice func(op, path string, err error)
+	// LazySizes shows a file whose size pafs does not know yet as empty
+	// instead of fetching its size (--sizes=lazy; see sizes.go).
+	LazySizes bool
 	// TempDelay is how long the upload of a file named like an editor's
 	// temp file waits after its last close (default DefaultTempDelay).
 	// WriteBackMax bounds how long an upload of a file that keeps being
@@ -89,6 +95,7 @@ type FS struct {
 	uploaded listeners
 	seen     seen  // what the server holds, as far as this mount knows (conflicts)
 	walks    walks // recent listings, to list ahead of tree walks
+	sizes    sizes // size fetches (sizes.go)
 
 	conflicts conflicts // found, for the status file
 
@@ -111,6 +118,11 @@ type FS struct {
 	// that run's attempts sent (conflict.go). Guarded by mu.
 	replayed     map[uint64]bool
 	replayedSent map[string][]string
+
+	// unqueued are local files whose upload could not be journalled (a
+	// full or read-only cache disk): requeueLoop tries again until it is,
+	// so changed data never stays without an upload. Guarded by mu.
+	unqueued map[*entry]bool
 }
 
 // New opens the caches and the upload queue under o.CacheDir, recovers what
@@ -186,6 +198,7 @@ func New(r Remote, o Options) (*FS, error) {
 	}
 	f.recover(recovered)
 	q.Start(f)
+	go f.requeueLoop()
 	ok = true
 	return f, nil
 }
@@ -213,6 +226,12 @@ func (f *FS) Ino(p string) uint64 { return f.meta.Ino(p) }
 
 // Drain uploads everything queued, reporting progress, until done or ctx ends.
 func (f *FS) Drain(ctx context.Context, progress func(writeback.Progress)) error {
+	f.mu.Lock()
+	n := f.requeueLocked()
+	f.mu.Unlock()
+	if n > 0 {
+		return fmt.Errorf("%d changed files could not be queued for upload (the cache disk refuses the journal): their data stays in the cache directory; free space and mount again", n)
+	}
 	return f.q.Drain(ctx, progress)
 }
 

@@ -19,7 +19,7 @@ type Attr struct {
 	Ino       uint64 // stable across remounts (FS.Ino)
 	IsDir     bool
 	Size      int64
-	SizeKnown bool // false: Size is 0 because the file was never read or written here
+	SizeKnown bool // false: Size is 0 because pafs does not know it (see sizes.go)
 	Mtime     time.Time
 	Atime     time.Time
 	Mode      uint32 // permission bits; 0 means the default
@@ -274,8 +274,9 @@ func (f *FS) Lookup(ctx context.Context, dir, name string) (Attr, error) {
 	return f.remoteAttr(p, isDir), nil
 }
 
-// Stat returns p's attributes without asking the server (getattr must be
-// cheap; staleness is caught by Lookup when the kernel revalidates).
+// Stat returns p's attributes without asking the server (staleness is
+// caught by Lookup when the kernel revalidates); a file's size may be
+// unknown (SizeKnown false, Size 0): StatExact waits for it.
 func (f *FS) Stat(p string, isDir bool) Attr {
 	f.mu.Lock()
 	if e := f.ov.get(p); e != nil && e.kind != kGone {

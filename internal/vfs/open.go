@@ -19,9 +19,14 @@ import (
 func (f *FS) fetch(ctx context.Context, p string) (*cache.Item, error) {
 	for try := 0; try < 3; try++ {
 		if it, ok := f.content.Lookup(p); ok {
-			if _, err := it.WaitSize(); err != nil {
+			sz, err := it.WaitSize()
+			if err != nil {
 				it.Release()
 				return nil, syscall.EIO
+			}
+			if !f.opened(p, sz) {
+				it.Release() // a body fetched for its size, dropped just now
+				continue
 			}
 			return it, nil
 		}

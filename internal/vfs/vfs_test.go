@@ -3,8 +3,11 @@ package vfs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -337,5 +340,52 @@ func TestReadAheadFollowsOneProcessWalk(t *testing.T) {
 	}
 	if n := listings() - base; n < 5 || n > 6 {
 		t.Errorf("%d listings for b..f, want 5 (plus at most one more ahead)", n)
+	}
+}
+
+// A write after an fsync needs a new upload; if the journal refuses it (a
+// full cache disk), the write fails, but its data is in the file the mount
+// shows: it must not stay without an upload. It is queued as soon as the
+// disk lets it, and reaches the server.
+func TestUnjournalledUploadIsQueuedLater(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	h, _, err := e.fs.Create(e.ctx, "/home/u", "f", syscall.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Write([]byte("one"), 0)
+	if err := h.Fsync(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The journal cannot take the next op: its temp name is a directory.
+	var last uint64
+	for _, st := range e.fs.Queue().Snapshot() {
+		last = max(last, st.ID)
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.cache, "queue"))
+	for _, d := range ents {
+		var id uint64
+		if _, err := fmt.Sscanf(d.Name(), "%d.json", &id); err == nil {
+			last = max(last, id)
+		}
+	}
+	blockers := []string{}
+	for id := last + 1; id < last+4; id++ {
+		b := filepath.Join(e.cache, "queue", fmt.Sprintf("%d.json.tmp", id))
+		if err := os.MkdirAll(filepath.Join(b, "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		blockers = append(blockers, b)
+	}
+	if _, err := h.Write([]byte("two"), 3); err == nil {
+		t.Log("the write succeeded although the journal refused its upload")
+	}
+	h.Release()
+	for _, b := range blockers {
+		os.RemoveAll(b)
+	}
+	e.drain()
+	if got, _ := e.remote("/home/u/f"); got != "onetwo" {
+		t.Fatalf("the server holds %q after the disk recovered, while the mount shows %q", got, e.read("/home/u/f"))
 	}
 }

@@ -2,10 +2,12 @@ package writeback
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -124,5 +126,51 @@ func TestUnremovableEntryIsReportedAndRetried(t *testing.T) {
 	q.mu.Unlock()
 	if _, err := os.Stat(entry); left != 0 || !os.IsNotExist(err) {
 		t.Errorf("entry not removed on retry: %d left, stat %v", left, err)
+	}
+}
+
+// An op is sent only once the journal says so: if the entry cannot be
+// marked as sent (a full or read-only disk), nothing leaves, the attempt
+// counts as failed, and it is tried again later.
+func TestUnjournalledSendIsNotSent(t *testing.T) {
+	dir := t.TempDir()
+	q, _, _ := Open(Options{Dir: dir})
+	defer q.Close()
+	id, err := q.Add(Op{Kind: Upload, Path: "/f", Item: "i"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The entry's next version cannot be written: its temp name is taken by
+	// a directory that is not empty.
+	blocker := filepath.Join(dir, fmt.Sprintf("%d.json.tmp", id))
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int32
+	q.Start(funcExec(func(ctx context.Context, op Op) error {
+		sent.Add(1)
+		return nil
+	}))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := q.Snapshot()
+		if len(s) == 1 && strings.Contains(s[0].LastError, "not sent") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed attempt recorded: %+v", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := sent.Load(); n != 0 {
+		t.Fatalf("the op was sent %d times without its journal mark", n)
+	}
+	os.RemoveAll(blocker)
+	q.Expedite(id)
+	if err := q.Wait(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() != 1 {
+		t.Errorf("after the disk recovered: sent %d times, want 1", sent.Load())
 	}
 }

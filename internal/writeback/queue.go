@@ -328,7 +328,9 @@ const maxSentSums = 8
 
 // Expedite makes op id run as soon as its turn comes (fsync, unmount).
 func (q *Queue) Expedite(id uint64) {
-	q.Update(id, func(op *Op) { op.NotBefore = q.o.Now(); op.Held = false })
+	if _, err := q.Update(id, func(op *Op) { op.NotBefore = q.o.Now(); op.Held = false }); err != nil {
+		q.o.Logger.Error("upload queue: cannot expedite", "id", id, "error", err)
+	}
 }
 
 // Retry lets every op that waits out the backoff of a failed attempt go
@@ -393,7 +395,7 @@ func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
 			e.op.Permanent = false
 			e.op.NotBefore = q.o.Now()
 			e.op.Held = false
-			q.j.write(&e.op)
+			q.writeLocked(e)
 		}
 	}
 	q.mu.Unlock()
