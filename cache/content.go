@@ -423,6 +423,11 @@ const roomSlack = 4 << 20
 // makeRoom evicts idle clean items, least recently used first, until need
 // bytes (and roomSlack more) are freed or none is left. It reports whether
 // anything was freed. Items waiting for upload are never evicted.
+// MakeRoom evicts idle clean copies until need bytes (and some slack) are
+// free, for others sharing the cache disk (the upload journal); it reports
+// whether any were.
+func (c *Content) MakeRoom(need int64) bool { return c.makeRoom(need) }
+
 func (c *Content) makeRoom(need int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

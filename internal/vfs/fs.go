@@ -176,7 +176,7 @@ func New(r Remote, o Options) (*FS, error) {
 	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
 	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
 		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle,
-		OnError: f.report})
+		OnError: f.report, MakeRoom: func(need int64) bool { return f.content != nil && f.content.MakeRoom(need) }})
 	if q == nil {
 		return nil, fmt.Errorf("vfs: %w", errors.Join(errs...))
 	}

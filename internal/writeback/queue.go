@@ -41,6 +41,11 @@ type Options struct {
 	// OnError, if set, hears about journal failures worth showing in the
 	// status file (a finished op's entry that cannot be removed).
 	OnError func(op, path string, err error)
+	// MakeRoom, if set, frees space on a full disk (evicting clean cached
+	// copies) so that a journal entry fits; it reports whether it freed any.
+	// Without it a full disk could keep every op from being journalled as
+	// sent, and so from ever freeing the space its data takes.
+	MakeRoom func(need int64) bool
 }
 
 type entry struct {
@@ -99,6 +104,9 @@ func Open(o Options) (*Queue, []Op, []error) {
 		o.Permanent = func(error) bool { return false }
 	}
 	j, err := openJournal(o.Dir)
+	if err == nil {
+		j.makeRoom = o.MakeRoom
+	}
 	if err != nil {
 		return nil, nil, []error{err}
 	}
