@@ -62,6 +62,9 @@ type Options struct {
 	// written is pushed back (default DefaultWriteBackMax). Neither is ever
 	// shorter than WriteBack.
 	TempDelay, WriteBackMax time.Duration
+	// FollowInterval is the least time between two polls of followed
+	// files, all of them together (default DefaultFollowInterval).
+	FollowInterval time.Duration
 }
 
 // FS is the files/ tree.
@@ -81,6 +84,7 @@ type FS struct {
 	walks    walks // recent listings, to list ahead of tree walks
 
 	conflicts conflicts // found, for the status file
+	live      live      // open readers, content changes, following (changed.go, follow.go)
 
 	mu      sync.Mutex
 	ov      overlay
