@@ -116,14 +116,16 @@ func TestFollowTail(t *testing.T) {
 }
 
 // Pollers that keep the file open and read at its end (a Python readline
-// loop), and pollers that open the file again and again (watch cat), see
-// server-side appends too.
+// loop, less +F), and pollers that open the file again and again (watch
+// cat), see server-side appends too. Each follows its own file, so that
+// each way of polling is seen on its own.
 func TestFollowPollers(t *testing.T) {
 	e := start(t, "--follow-interval", "200ms", "--dir-cache-time", "1h")
-	const log = "/home/alice/app/out.log"
-	e.Emu.WriteFile(log, []byte("started\n"))
-	path := filepath.Join(e.Home, "app", "out.log")
-	py := startReader(t, e.Home, "python3", "-u", "-c", `
+	for _, name := range []string{"py.log", "less.log", "cat.log"} {
+		e.Emu.WriteFile("/home/alice/app/"+name, []byte("started\n"))
+	}
+	dir := filepath.Join(e.Home, "app")
+	py := startReader(t, dir, "python3", "-u", "-c", `
 import sys, time
 f = open(sys.argv[1])
 while True:
@@ -132,13 +134,34 @@ while True:
         print("py:", line, end="")
     else:
         time.sleep(0.3)
-`, path)
-	loop := startReader(t, e.Home, "sh", "-c", `while :; do cat "$1" | tail -n 1 | sed 's/^/cat: /'; sleep 0.5; done`, "sh", path)
+`, "py.log")
+	// less needs a terminal: script gives it one.
+	less := startReader(t, dir, "script", "-qfc", "TERM=dumb less +F less.log", "/dev/null")
+	loop := startReader(t, dir, "sh", "-c", `while :; do tail -n 1 cat.log | sed 's/^/cat: /'; sleep 0.5; done`)
 	py.waitOutput(e, "py: started", 10*time.Second)
+	less.waitOutput(e, "started", 10*time.Second)
 	loop.waitOutput(e, "cat: started", 10*time.Second)
-	e.Emu.WriteFile(log, []byte("started\nrequest served\n"))
+	for _, name := range []string{"py.log", "less.log", "cat.log"} {
+		e.Emu.WriteFile("/home/alice/app/"+name, []byte("started\nrequest served\n"))
+	}
 	py.waitOutput(e, "py: request served", 10*time.Second)
+	less.waitOutput(e, "request served", 10*time.Second)
 	loop.waitOutput(e, "cat: request served", 10*time.Second)
+	if got := followed(e); len(got) != 3 {
+		t.Errorf("status follows %v, want the three logs", got)
+	}
+	// Three followed files share the cap: one download per interval.
+	before, t0 := e.Counts(), time.Now()
+	time.Sleep(2 * time.Second) // measuring a rate: the time is the measure
+	d := mounttest.Delta(before, e.Counts())
+	if limit := int(time.Since(t0)/(200*time.Millisecond)) + 1; d["GET files/path"] > limit || len(d) > 1 {
+		t.Errorf("following three files for %s cost %v, want at most %d downloads", time.Since(t0).Round(time.Millisecond), d, limit)
+	}
+	text := readFile(t, filepath.Join(e.Dir, ".pafs", "status"))
+	if !strings.Contains(text, "Following: 3 files") || !strings.Contains(text, "/home/alice/app/less.log  1 reader, every") {
+		t.Errorf(".pafs/status does not list the followed files:\n%s", text)
+	}
+	t.Logf("%s", text)
 }
 
 // A file held open by another process shows a server-side change to every
