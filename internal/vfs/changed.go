@@ -153,10 +153,3 @@ func (l *live) supersede(old, it *cache.Item) {
 		old.Release()
 	}
 }
-
-// forgetReader unregisters a handle being released.
-func (l *live) forgetReader(h *Handle) {
-	l.mu.Lock()
-	delete(l.readers, h)
-	l.mu.Unlock()
-}
