@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,14 +166,14 @@ while True:
 }
 
 // A file held open by another process shows a server-side change to every
-// view once pafs has downloaded it again: stat by name, fstat and reads
-// through the old descriptor (the kernel's cached pages included), and
-// tar c archives all of it.
+// view once pafs has downloaded it again: stat by name, fstat, reads
+// through the old descriptor and a mapping of it (the kernel's cached pages
+// are invalidated), and tar c archives all of it.
 func TestServerChangeHeldOpen(t *testing.T) {
 	// Contents expire at once, so the cat below downloads again.
 	e := start(t, "--dir-cache-time", "200ms")
 	oldData := strings.Repeat("old log line\n", 50)
-	newData := oldData + strings.Repeat("new line\n", 5)
+	newData := strings.Repeat("NEW log line\n", 50) + strings.Repeat("new line\n", 5)
 	e.Emu.WriteFile("/home/alice/app.log", []byte(oldData))
 	path := filepath.Join(e.Home, "app.log")
 	held, err := os.Open(path)
@@ -183,8 +184,13 @@ func TestServerChangeHeldOpen(t *testing.T) {
 	if b, err := io.ReadAll(held); err != nil || string(b) != oldData {
 		t.Fatalf("first read: %d bytes, %v", len(b), err)
 	}
-	sleeper := startReader(t, e.Home, "sh", "-c", "exec sleep 120 < app.log")
-	_ = sleeper
+	mapped, err := syscall.Mmap(int(held.Fd()), 0, len(oldData), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(mapped)
+	mustEqual(t, "the mapping before the change", mapped, []byte(oldData))
+	startReader(t, e.Home, "sh", "-c", "exec sleep 120 < app.log")
 	e.Emu.WriteFile("/home/alice/app.log", []byte(newData))
 	e.WaitFor("cat to show the new content", 10*time.Second, func() bool { return readFile(t, path) == newData })
 
@@ -194,6 +200,9 @@ func TestServerChangeHeldOpen(t *testing.T) {
 	if fi, err := held.Stat(); err != nil || fi.Size() != int64(len(newData)) {
 		t.Errorf("fstat of the held descriptor: %v, %v; want %d bytes", fi.Size(), err, len(newData))
 	}
+	e.WaitFor("the mapping to show the new content", 5*time.Second, func() bool {
+		return string(mapped) == newData[:len(oldData)]
+	})
 	b := make([]byte, len(newData)+100)
 	n, err := held.ReadAt(b, 0)
 	if err != nil && err != io.EOF {

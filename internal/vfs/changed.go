@@ -105,10 +105,17 @@ func (l *live) noteChanged(p string) {
 // the download was a follow poll (follow.go).
 func (f *FS) sawDownload(p string, old, it *cache.Item, size int64, sum [32]byte, poll bool) {
 	_, changed := f.meta.SawContent(p, size, sum)
+	moved := 0
 	if old != nil && old != it {
-		f.live.supersede(old, it)
+		moved = f.live.supersede(old, it)
 	}
-	if changed {
+	// Only a file someone holds open can have stale pages in the kernel:
+	// it drops them at every open (pafs never asks it to keep them), and
+	// attributes of files are not cached at all. Invalidating more often
+	// would do harm: an invalidation makes the kernel throw away the
+	// answer to any getattr in flight, so a reader racing it could keep a
+	// stale size for one read.
+	if changed && moved > 0 {
 		f.live.noteChanged(p)
 	}
 	f.followFetched(p, changed, poll)
@@ -128,11 +135,13 @@ func (f *FS) newReader(it *cache.Item) *Handle {
 	return h
 }
 
-// supersede moves the read-only handles reading old to it. Handles are
-// locked one at a time, after l.mu is released: a read holds its handle's
-// lock while it waits for data, and must not hold up other handles.
-func (l *live) supersede(old, it *cache.Item) {
+// supersede moves the read-only handles reading old to it and returns how
+// many it moved. Handles are locked one at a time, after l.mu is released: a
+// read holds its handle's lock while it waits for data, and must not hold up
+// other handles.
+func (l *live) supersede(old, it *cache.Item) int {
 	var hs []*Handle
+	moved := 0
 	l.mu.Lock()
 	for h, cur := range l.readers {
 		if cur == old {
@@ -151,5 +160,7 @@ func (l *live) supersede(old, it *cache.Item) {
 		h.item = it
 		h.mu.Unlock()
 		old.Release()
+		moved++
 	}
+	return moved
 }

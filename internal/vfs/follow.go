@@ -26,8 +26,10 @@ import (
 //     the one due longest first), so following costs at most
 //     60 s / interval requests a minute however many files are followed:
 //     10 a minute at the default 6 s, a quarter of the files budget. A file
-//     whose content did not change is polled half as often each time, down
-//     to once per followBackoff intervals; a change resets it. Polls are
+//     whose content did not change for followQuiet polls in a row is polled
+//     half as often after each further one, down to once per followBackoff
+//     intervals; a change resets it. (A log written every half minute keeps
+//     the full rate; a quiet one costs a quarter of it.) Polls are
 //     background requests: whatever a person waits for goes first.
 //   - When it stops. When the last watching handle closes, or when its
 //     readers have not polled for followIdle.
@@ -42,6 +44,9 @@ const (
 	// followBackoff bounds the backing off: a quiet file is still polled
 	// every followBackoff intervals (24 s by default).
 	followBackoff = 4
+	// followQuiet is how many polls in a row must find no change before
+	// the backing off starts.
+	followQuiet = 4
 	// followIdle: readers that stopped polling this long ago (less +F
 	// stopped with Ctrl-C, the file left open) no longer follow.
 	followIdle = 10 * time.Second
@@ -79,6 +84,7 @@ type watch struct {
 	linger     time.Time // followed until then, whatever the handles (watch cat)
 	fetched    time.Time // the last download of the path, a poll or not
 	delay      time.Duration
+	unchanged  int // polls in a row that found no change
 	changes    int
 	lastChange time.Time
 	polled     []time.Time // this file's polls, the last minute of them
@@ -174,7 +180,7 @@ func (f *FS) startFollowLocked(w *watch, now time.Time) {
 	if w.following {
 		return
 	}
-	w.following, w.since, w.delay = true, now, f.followInterval()
+	w.following, w.since, w.delay, w.unchanged = true, now, f.followInterval(), 0
 	if w.fetched.IsZero() {
 		// What the readers read was downloaded when they opened it, or
 		// earlier: the first poll is due an interval after that.
@@ -307,9 +313,11 @@ func (f *FS) followFetched(p string, changed, poll bool) {
 	w.fetched = now
 	switch {
 	case changed:
-		w.delay, w.changes, w.lastChange = every, w.changes+1, now
+		w.delay, w.unchanged, w.changes, w.lastChange = every, 0, w.changes+1, now
 	case poll:
-		w.delay = min(2*w.delay, followBackoff*every)
+		if w.unchanged++; w.unchanged >= followQuiet {
+			w.delay = min(2*w.delay, followBackoff*every)
+		}
 	}
 }
 
