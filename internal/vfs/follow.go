@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"time"
@@ -20,9 +21,12 @@ import (
 //     followed: tar and cp, which fstat right after their last read, never
 //     do. Watchers that open the file again and again (watch cat) show up
 //     as three opens in a row read through the end, pollGap to followIdle
-//     apart; those follow for followIdle after the last one.
-//   - What it costs. One download per follow poll, at most one poll per
-//     --follow-interval for all followed files together (they take turns,
+//     apart. Those are not polled in the background (editors and builds
+//     reopen files too): for followIdle after the last such open, an open
+//     of the file downloads it again if the copy at hand is an interval old
+//     and the budget has a spare slot (refreshOnOpen).
+//   - What it costs. One download per follow poll (or refreshing open), at
+//     most one per --follow-interval for all followed files together (they take turns,
 //     the one due longest first), so following costs at most
 //     60 s / interval requests a minute however many files are followed:
 //     10 a minute at the default 6 s, a quarter of the files budget. A file
@@ -32,7 +36,8 @@ import (
 //     the full rate; a quiet one costs a quarter of it.) Polls are
 //     background requests: whatever a person waits for goes first.
 //   - When it stops. When the last watching handle closes, or when its
-//     readers have not polled for followIdle.
+//     readers have not polled for followIdle; reopening, followIdle after
+//     the last open.
 //
 // A poll that finds new content is a change like any other (changed.go):
 // sizes, mtimes, open descriptors and the kernel's caches all move to it.
@@ -81,7 +86,7 @@ type watch struct {
 	following  bool
 	since      time.Time
 	seen       time.Time // the readers' last poll
-	linger     time.Time // followed until then, whatever the handles (watch cat)
+	linger     time.Time // opens refresh the file until then (watch cat: refreshOnOpen)
 	fetched    time.Time // the last download of the path, a poll or not
 	delay      time.Duration
 	unchanged  int // polls in a row that found no change
@@ -143,7 +148,6 @@ func (f *FS) readThroughEnd(h *Handle) {
 		w.handles[h] = true
 		if w.reopens >= followReopens {
 			w.linger = now.Add(followIdle)
-			f.startFollowLocked(w, now)
 		}
 	}
 	w.mark = now
@@ -209,15 +213,20 @@ func (f *FS) releaseReader(h *Handle) {
 		return
 	}
 	delete(w.handles, h)
-	if len(w.handles) == 0 && w.following && !f.o.Now().Before(w.linger) {
+	if len(w.handles) == 0 {
 		w.following = false
 	}
 }
 
-// active reports whether w is still followed at now.
-func (w *watch) active(now time.Time) bool {
-	return w.following && (now.Before(w.linger) || (len(w.handles) > 0 && now.Sub(w.seen) < followIdle))
+// polling reports whether w's readers still poll at now (the follow loop
+// downloads it for them).
+func (w *watch) polling(now time.Time) bool {
+	return w.following && len(w.handles) > 0 && now.Sub(w.seen) < followIdle
 }
+
+// active reports whether w is followed at now, by polling readers or by
+// reopening.
+func (w *watch) active(now time.Time) bool { return w.polling(now) || now.Before(w.linger) }
 
 // followLoop polls the followed files, one at a time, until the mount ends.
 func (f *FS) followLoop() {
@@ -250,7 +259,7 @@ func (f *FS) nextPoll() (string, time.Duration) {
 	var best string
 	var due time.Time
 	for p, w := range l.watches {
-		if w.following && !w.active(now) {
+		if w.following && !w.polling(now) {
 			w.following = false
 		}
 		if !w.following {
@@ -270,12 +279,40 @@ func (f *FS) nextPoll() (string, time.Duration) {
 	if due.After(now) {
 		return "", due.Sub(now)
 	}
-	w := l.watches[best]
+	l.takeSlotLocked(l.watches[best], now)
+	return best, 0
+}
+
+// takeSlotLocked counts a download of w's file for its followers.
+func (l *live) takeSlotLocked(w *watch, now time.Time) {
 	l.slot, w.fetched = now, now
 	l.polls = append(lastMinute(l.polls, now), now)
 	w.polled = append(lastMinute(w.polled, now), now)
-	return best, 0
 }
+
+// refreshOnOpen reports whether an open of p should download it again: p
+// is reopened again and again (watch cat), its copy is an interval old, the
+// follow budget has a slot free and the rate limit a spare one (the open
+// waits for the download). It counts the download if so.
+func (f *FS) refreshOnOpen(p string) bool {
+	l := &f.live
+	now, every := f.o.Now(), f.followInterval()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.watches[p]
+	if w == nil || !now.Before(w.linger) || now.Before(l.slot.Add(every)) {
+		return false
+	}
+	if last := cmp.Or(w.fetched, w.created); now.Sub(last) < every {
+		return false
+	}
+	if f.o.Spare != nil && f.o.Spare() == 0 {
+		return false
+	}
+	l.takeSlotLocked(w, now)
+	return true
+}
+
 
 // lastMinute drops the times older than a minute.
 func lastMinute(ts []time.Time, now time.Time) []time.Time {
@@ -307,10 +344,13 @@ func (f *FS) followFetched(p string, changed, poll bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.watches[p]
-	if w == nil || !w.following {
+	if w == nil {
 		return
 	}
 	w.fetched = now
+	if !w.following {
+		return
+	}
 	switch {
 	case changed:
 		w.delay, w.unchanged, w.changes, w.lastChange = every, 0, w.changes+1, now
@@ -331,7 +371,7 @@ type Following struct {
 // FollowedFile is one followed file.
 type FollowedFile struct {
 	Path       string
-	Readers    int           // open handles watching it (0: reopened again and again)
+	Readers    int           // open handles watching it (0: followed by reopening)
 	Every      time.Duration // current poll interval (backed off while it does not change)
 	Since      time.Time
 	Polls      int // in the last minute

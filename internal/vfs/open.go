@@ -137,6 +137,11 @@ func (f *FS) Open(ctx context.Context, p string, flags int) (*Handle, error) {
 		return f.newReader(e.item), nil
 	}
 	f.mu.Unlock()
+	if f.refreshOnOpen(p) {
+		// Reopened again and again (watch cat): a fresh copy, or the
+		// cached one if the download fails (follow.go).
+		_, _ = f.wait(ctx, "D"+p, func() (any, error) { return nil, f.downloadNow(p, false) })
+	}
 	it, err := f.fetch(ctx, p)
 	if err != nil {
 		return nil, err
