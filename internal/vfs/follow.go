@@ -313,7 +313,6 @@ func (f *FS) refreshOnOpen(p string) bool {
 	return true
 }
 
-
 // lastMinute drops the times older than a minute.
 func lastMinute(ts []time.Time, now time.Time) []time.Time {
 	i := sort.Search(len(ts), func(i int) bool { return now.Sub(ts[i]) < time.Minute })
