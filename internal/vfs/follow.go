@@ -26,8 +26,8 @@ import (
 //     of the file downloads it again if the copy at hand is an interval old
 //     and the budget has a spare slot (refreshOnOpen).
 //   - What it costs. One download per follow poll (or refreshing open), at
-//     most one per --follow-interval for all followed files together (they take turns,
-//     the one due longest first), so following costs at most
+//     most one per --follow-interval for all followed files together (they
+//     take turns, the one due longest first), so following costs at most
 //     60 s / interval requests a minute however many files are followed:
 //     10 a minute at the default 6 s, a quarter of the files budget. A file
 //     whose content did not change for followQuiet polls in a row is polled
@@ -61,7 +61,7 @@ const (
 	// followPolls is how many polls make a file followed.
 	followPolls = 2
 	// followReopens: the number of opens read through the end, beyond
-	// the first, that make a file followed.
+	// the first, after which opens refresh the file (refreshOnOpen).
 	followReopens = 2
 )
 
