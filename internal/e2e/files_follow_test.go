@@ -241,3 +241,19 @@ func TestMakeAfterServerChange(t *testing.T) {
 		t.Errorf("make after the server change: %q; out.txt %q", out, got)
 	}
 }
+
+// The first download of a file is no change: the mtime it showed stays, or
+// vim, which stats the file when it reads it and again before it writes,
+// refuses to save ("changed since reading it").
+func TestFirstReadKeepsMtime(t *testing.T) {
+	e := start(t)
+	e.Emu.WriteFile("/home/alice/fresh.py", []byte("value = 0\n"))
+	e.Emu.WriteFile("/home/alice/other.py", []byte("value = 0\n"))
+	before := e.MustRun(e.Home, "stat", "-c", "%Y.%y", "fresh.py")
+	readFile(t, filepath.Join(e.Home, "fresh.py"))
+	if after := e.MustRun(e.Home, "stat", "-c", "%Y.%y", "fresh.py"); after != before {
+		t.Errorf("mtime before the first read %q, after %q", before, after)
+	}
+	e.MustRun(e.Home, "vim", "-u", "NONE", "-N", "-es", "-c", "%s/value = 0/value = 1/", "-c", "wq", "other.py")
+	waitRemote(t, e, "other.py", "value = 1\n")
+}

@@ -101,10 +101,32 @@ func (l *live) noteChanged(p string) {
 
 // sawDownload records a complete download of p into it, which superseded
 // old (the item cached for p when it started, nil if none): the content's
-// size and hash, and if it is new, the change event (see live). poll says
-// the download was a follow poll (follow.go).
+// size and hash, and if it differs from what pafs knew, the change event
+// (see live). poll says the download was a follow poll (follow.go). It must
+// run before f.seen learns of the download.
 func (f *FS) sawDownload(p string, old, it *cache.Item, size int64, sum [32]byte, poll bool) {
-	_, changed := f.meta.SawContent(p, size, sum)
+	// What pafs knew of the content: the hash of what it last downloaded
+	// (the metadata), or else of what it last uploaded or downloaded there
+	// (f.seen).
+	m, _ := f.meta.Attr(p)
+	r, _ := f.seen.get(p)
+	known, was := m.HasHash, m.Hash
+	if !known && r.st == seenContent {
+		known, was = true, r.h
+	}
+	changed := known && was != sum
+	// A first download is no change: the file keeps the mtime it showed
+	// (vim refuses to write a file whose mtime moved since it read it).
+	shown := f.remoteAttr(p, false).Mtime
+	f.meta.SawContent(p, size, sum)
+	now := f.o.Now()
+	f.meta.UpdateAttr(p, func(a *cache.Attr) {
+		if changed {
+			a.Mtime = now
+		} else if !known {
+			a.Mtime = shown
+		}
+	})
 	moved := 0
 	if old != nil && old != it {
 		moved = f.live.supersede(old, it)

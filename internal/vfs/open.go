@@ -98,8 +98,8 @@ func (f *FS) downloadNow(p string, poll bool) error {
 		}
 		sz, _ := it.Size()
 		h := sumOf(sum.Sum(nil))
-		f.seen.downloaded(p, h, mark, f.o.Now())
 		f.sawDownload(p, old, it, sz, h, poll)
+		f.seen.downloaded(p, h, mark, f.o.Now())
 	}()
 	return nil
 }
