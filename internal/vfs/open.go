@@ -372,8 +372,9 @@ func (h *Handle) Fsync(ctx context.Context) error {
 	if h.e != nil {
 		return h.f.syncUpload(ctx, h.e, true)
 	}
+	p := h.Path()
 	h.f.mu.Lock()
-	e := h.f.ov.get(h.Path())
+	e := h.f.ov.get(p)
 	h.f.mu.Unlock()
 	if e == nil || e.kind != kFile {
 		return nil // nothing pending
@@ -392,8 +393,7 @@ func (h *Handle) Release() {
 	h.mu.Unlock()
 	if h.e == nil {
 		h.f.releaseReader(h)
-	}
-	if h.e != nil {
+	} else {
 		h.f.mu.Lock()
 		h.e.writers--
 		if h.e.writers == 0 && !h.e.detached {
