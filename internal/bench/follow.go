@@ -36,7 +36,7 @@ func followPhases(s *suite) []*phase {
 	var measured, atEnd int
 	return []*phase{{
 		id: "9a", workload: "9", name: fmt.Sprintf("tail -f a log for %d min", followWindows),
-		cmds:  []string{fmt.Sprintf("tail -f logs/follow.log  # the server appends %d lines meanwhile", appends)},
+		cmds:  []string{fmt.Sprintf("tail -f logs/follow.log  # the server appends %d lines meanwhile; tail's 1 s poll scaled too", appends)},
 		tools: []string{"tail"}, noLocal: true,
 		// The last line is appended this long after tail starts: no
 		// number of requests shows it sooner.
@@ -73,7 +73,9 @@ func (r *runner) follow(span time.Duration, appends int) error {
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	var out lockedBuffer
-	cmd := exec.CommandContext(ctx, "tail", "-f", followRel)
+	// tail polls every second, scaled like the rate window.
+	sleep := fmt.Sprintf("%g", (span / followWindows / 60).Seconds())
+	cmd := exec.CommandContext(ctx, "tail", "-f", "-s", sleep, followRel)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = r.home, r.env, &out, &out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

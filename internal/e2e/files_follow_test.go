@@ -138,7 +138,7 @@ while True:
 `, "py.log")
 	// less needs a terminal: script gives it one.
 	less := startReader(t, dir, "script", "-qfc", "TERM=dumb less +F less.log", "/dev/null")
-	loop := startReader(t, dir, "sh", "-c", `while :; do tail -n 1 cat.log | sed 's/^/cat: /'; sleep 0.5; done`)
+	loop := startReader(t, dir, "sh", "-c", `while :; do tail -n 1 cat.log | sed 's/^/cat: /'; sleep 1; done`)
 	py.waitOutput(e, "py: started", 10*time.Second)
 	less.waitOutput(e, "started", 10*time.Second)
 	loop.waitOutput(e, "cat: started", 10*time.Second)

@@ -20,7 +20,7 @@ import (
 //     least pollGap after the previous one (or the read), make the file
 //     followed: tar and cp, which fstat right after their last read, never
 //     do. Watchers that open the file again and again (watch cat) show up
-//     as three opens in a row read through the end, pollGap to followIdle
+//     as three opens in a row read through the end, reopenGap to followIdle
 //     apart. Those are not polled in the background (editors and builds
 //     reopen files too): for followIdle after the last such open, an open
 //     of the file downloads it again if the copy at hand is an interval old
@@ -63,6 +63,10 @@ const (
 	// followReopens: the number of opens read through the end, beyond
 	// the first, after which opens refresh the file (refreshOnOpen).
 	followReopens = 2
+	// reopenGap is the least time between two such opens for them to
+	// count: opens closer together are a tool reading the file again, not
+	// a watcher, and start the count again.
+	reopenGap = 500 * time.Millisecond
 )
 
 // FollowInterval is the interval that spends a quarter of a budget of limit
@@ -81,7 +85,7 @@ type watch struct {
 	mark    time.Time // the last read through the end, or counted poll
 	polls   int       // polls counted so far
 	lastEnd time.Time // when an open last read through the end for the first time
-	reopens int       // such opens in a row, pollGap to followIdle apart
+	reopens int       // such opens in a row, reopenGap to followIdle apart
 
 	following  bool
 	since      time.Time
@@ -138,9 +142,12 @@ func (f *FS) readThroughEnd(h *Handle) {
 	}
 	w := l.watchLocked(p, now)
 	if h.atEnd == "" {
-		if gap := now.Sub(w.lastEnd); gap >= followIdle {
+		switch gap := now.Sub(w.lastEnd); {
+		case gap < reopenGap || gap >= followIdle:
+			// A burst (git reads its config and HEAD several times
+			// per command), or a first read after a long while.
 			w.reopens = 0
-		} else if gap >= pollGap {
+		default:
 			w.reopens++
 		}
 		w.lastEnd = now
