@@ -43,6 +43,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	t := &filesTree{vfs: r.files}
 	files := r.NewPersistentInode(ctx, &dirNode{t: t}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: r.files.Ino("/")})
 	t.root = files
+	t.watchChanges()
 	r.AddChild("files", files, false)
 	home := &gofs.MemSymlink{Data: []byte("files/home/" + r.username)}
 	now := uint64(time.Now().Unix())

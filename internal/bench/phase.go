@@ -49,6 +49,9 @@ type phase struct {
 	// directory) before the phase, untimed: what a mount learnt must
 	// serve the next one.
 	remount bool
+	// span: the job takes at least this long whatever the requests (a
+	// server-side change to wait for); the floor is at least that.
+	span time.Duration
 }
 
 // result is the phase's entry in the results, before it runs.

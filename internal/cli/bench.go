@@ -72,7 +72,7 @@ func parseBenchArgs(args []string, stderr io.Writer) (bench.Config, string, erro
 	fl.DurationVar(&c.Latency, "latency", 100*time.Millisecond, "latency the emulator adds to every request")
 	fl.DurationVar(&c.TTL, "dir-cache-time", 10*time.Minute, "the mount's --dir-cache-time (long, so that the second grep is inside it)")
 	fl.DurationVar(&c.WriteBack, "write-back", 0, "the mount's --write-back (default: pafs's 2s divided by --scale)")
-	fl.StringSliceVar(&c.Only, "only", nil, "run only these workloads (1-8) or phases (e.g. 4b), comma separated")
+	fl.StringSliceVar(&c.Only, "only", nil, "run only these workloads (1-9) or phases (e.g. 4b), comma separated")
 	fl.BoolVar(&c.Quick, "quick", false, "lighter workloads: smaller grep tree and stream, 3 saves, no nano")
 	fl.BoolVar(&c.NoNaive, "no-naive", false, "skip the naive client's runs")
 	fl.StringVar(&jsonPath, "json", "bench-results.json", "write the results as JSON to this file")

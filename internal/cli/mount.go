@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,6 +122,8 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 		Logger:  m.log,
 		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },
 		Spare:   func() int { return client.Spare("files/path") },
+		// Following spends a quarter of the files budget (docs/semantics.md).
+		FollowInterval: cmp.Or(c.followInterval, vfs.FollowInterval(c.rateLimit, c.rateWindow)),
 	})
 	if err != nil {
 		return nil, err

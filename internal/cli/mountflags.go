@@ -53,6 +53,11 @@ type mountConfig struct {
 	// Control folders (package control).
 	autoReload      bool          // --auto-reload: reload web apps after uploads to their code
 	autoReloadDelay time.Duration // --auto-reload-delay: quiet period before such a reload
+
+	// followInterval (--follow-interval) is the least time between two
+	// downloads of followed files (tail -f); 0: a quarter of the files
+	// budget (vfs.FollowInterval).
+	followInterval time.Duration
 }
 
 func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
@@ -88,6 +93,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.StringArrayVarP(&c.options, "option", "o", nil, "extra FUSE mount options, comma separated")
 	fl.BoolVar(&c.autoReload, "auto-reload", false, "reload a web app by itself after uploads under its source directory or to its WSGI file")
 	fl.DurationVar(&c.autoReloadDelay, "auto-reload-delay", 1500*time.Millisecond, "with --auto-reload: the quiet period after the last upload before reloading")
+	fl.DurationVar(&c.followInterval, "follow-interval", 0, "least time between two downloads of files being followed (tail -f), all of them together; default: a quarter of the rate limit (6s at 40 a minute)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pafs mount [flags] MOUNTPOINT\n\n"+
 			"Mounts a PythonAnywhere account at MOUNTPOINT and serves it in the foreground;\n"+
@@ -144,6 +150,9 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 	}
 	if c.sizes != "exact" && c.sizes != "lazy" {
 		return nil, fmt.Errorf("--sizes %q: want exact or lazy", c.sizes)
+	}
+	if c.followInterval < 0 {
+		return nil, errors.New("--follow-interval must not be negative")
 	}
 	if c.username == "" {
 		c.username = os.Getenv("PA_USERNAME")

@@ -78,6 +78,9 @@ type Options struct {
 	// the store and the content cache hold, fails other reads at once,
 	// and queues changes, until a request succeeds (or Online is called).
 	Offline bool
+	// FollowInterval is the least time between two polls of followed
+	// files, all of them together (default DefaultFollowInterval).
+	FollowInterval time.Duration
 }
 
 // FS is the files/ tree.
@@ -98,6 +101,7 @@ type FS struct {
 	sizes    sizes // size fetches (sizes.go)
 
 	conflicts conflicts // found, for the status file
+	live      live      // open readers, content changes, following (changed.go, follow.go)
 
 	mu      sync.Mutex
 	ov      overlay
