@@ -36,7 +36,7 @@ type Content struct {
 
 	used atomic.Int64
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards byPath, idle, hits, misses and every item's path, refs, detached, elem; before an item's mu
 	byPath map[string]*Item
 	idle   *list.List // clean items without references, least recently used first
 	hits   uint64

@@ -102,7 +102,7 @@ type Client struct {
 	slow       time.Duration // Config.SlowTimeout; ≤ 0: none
 	log        *slog.Logger
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards families
 	families map[string]*family
 }
 

@@ -269,7 +269,7 @@ func (e *sourceError) Unwrap() error { return e.err }
 // after Do has returned, until it closes it; stop cuts it off and waits out a
 // read in progress, so that a retry can rewind the source safely.
 type guardedReader struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards r: held across a Read, so stop waits for it
 	r       io.Reader
 	stopped atomic.Bool
 }

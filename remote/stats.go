@@ -44,7 +44,7 @@ type family struct {
 	name string
 	lim  *ratelimit.Limiter // nil when client-side limiting is off
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards the counters below
 	sentBy    map[string]int
 	errors    int
 	retries   int

@@ -18,7 +18,7 @@ type Event struct {
 
 // Errors keeps the last few failures (newest last).
 type Errors struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards events and total
 	events []Event
 	max    int
 	total  int

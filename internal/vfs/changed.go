@@ -25,7 +25,7 @@ import (
 //
 // live holds this state and the following of files (follow.go).
 type live struct {
-	mu sync.Mutex
+	mu sync.Mutex // guards the fields below; never held while taking FS.mu
 	// readers are the open read-only handles and the item each reads
 	// (a copy of Handle.item, kept here so that a download finds the
 	// handles it supersedes without locking them all).

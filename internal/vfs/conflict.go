@@ -53,7 +53,7 @@ const maxConflicts = 20
 
 // conflicts keeps the latest conflicts for the status file.
 type conflicts struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // guards list and total; taken alone
 	list  []Conflict
 	total int
 }

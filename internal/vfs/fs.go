@@ -103,6 +103,10 @@ type FS struct {
 	conflicts conflicts // found, for the status file
 	live      live      // open readers, content changes, following (changed.go, follow.go)
 
+	// mu guards the overlay and everything queued with it (ov, seq,
+	// recent, replayed, replayedSent, unqueued). Lock order: FS.mu, then
+	// the queue, Content, an item's mu, Meta (docs/architecture.md). No
+	// network wait under it; journal writes happen under it by design.
 	mu      sync.Mutex
 	ov      overlay
 	seq     uint64       // completions so far

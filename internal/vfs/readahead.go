@@ -23,7 +23,7 @@ const (
 
 // walks remembers the subdirectories of recently listed directories.
 type walks struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards dirs; taken alone
 	dirs map[string]walkDir
 }
 

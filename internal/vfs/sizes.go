@@ -69,7 +69,7 @@ var errUnclaimed = errors.New("size fetch: no open came for the body")
 
 // sizes is the state of size fetches.
 type sizes struct {
-	mu     sync.Mutex
+	mu     sync.Mutex             // guards the maps below; taken alone
 	probes map[string]*probe      // in flight, by path
 	parked map[string]*parkedBody // large bodies waiting for an open
 	empty  map[string]bool        // lazy: files shown empty while their size was unknown

@@ -65,7 +65,7 @@ func (r seenRec) base() string {
 
 // seen is the server's state by path, as this mount last learnt it.
 type seen struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // guards everything below; taken alone
 	byDir map[string]map[string]seenRec
 	n     int
 	seq   uint64
@@ -220,7 +220,7 @@ type sentReader struct {
 	r    *io.SectionReader
 	sent func([sha256.Size]byte)
 
-	mu   sync.Mutex
+	mu   sync.Mutex // guards the hashing state below (reads and rewinds race)
 	h    hash.Hash
 	from int64 // where hashing began (a rewind starts it again)
 	pos  int64

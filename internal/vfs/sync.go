@@ -34,7 +34,7 @@ func (f *FS) Sync(ctx context.Context, roots ...string) error {
 
 // listeners hear about completed uploads.
 type listeners struct {
-	mu  sync.Mutex
+	mu  sync.Mutex // guards fns; never held while calling them
 	fns []func(path string)
 }
 

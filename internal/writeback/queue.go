@@ -60,7 +60,7 @@ type Queue struct {
 	j    *journal
 	exec Executor
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards everything below; journal writes happen under it (an op and its entry change together)
 	entries map[uint64]*entry
 	order   []*entry // ascending ID
 	nextID  uint64

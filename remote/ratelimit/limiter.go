@@ -37,7 +37,7 @@ type Limiter struct {
 	limit  int
 	window time.Duration
 
-	mu         sync.Mutex
+	mu         sync.Mutex  // guards everything below; never held while a caller waits
 	log        []time.Time // completion times of finished requests, oldest first
 	inFlight   int
 	hold       time.Time // no request starts before this (set after a 429)
