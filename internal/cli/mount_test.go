@@ -49,32 +49,47 @@ func TestCheckFUSEMissingDevice(t *testing.T) {
 }
 
 func TestPrepareMountpoint(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "new", "mnt")
-	if err := prepareMountpoint(dir, false); err != nil {
+	base := t.TempDir()
+	dir := filepath.Join(base, "new", "mnt")
+	created, err := prepareMountpoint(dir, false)
+	if err != nil {
 		t.Fatalf("missing dir: %v", err)
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		t.Fatalf("not created: %v", err)
 	}
+	if want := []string{dir, filepath.Join(base, "new")}; strings.Join(created, " ") != strings.Join(want, " ") {
+		t.Errorf("created %v, want %v", created, want)
+	}
 	os.WriteFile(filepath.Join(dir, "x"), nil, 0o644)
-	if err := prepareMountpoint(dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if _, err := prepareMountpoint(dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("non-empty dir: %v", err)
 	}
-	if err := prepareMountpoint(dir, true); err != nil {
-		t.Errorf("nonempty allowed: %v", err)
+	if c, err := prepareMountpoint(dir, true); err != nil || c != nil {
+		t.Errorf("nonempty allowed: %v %v", c, err)
 	}
-	if err := prepareMountpoint("/proc", false); err == nil || !strings.Contains(err.Error(), "busy") {
+	if _, err := prepareMountpoint("/proc", false); err == nil || !strings.Contains(err.Error(), "busy") {
 		t.Errorf("/proc: %v", err)
+	}
+	// What someone put in a created directory keeps it.
+	removeCreated(created)
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("a created directory holding a file was removed: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "x"))
+	removeCreated(created)
+	if ents, err := os.ReadDir(base); err != nil || len(ents) != 0 {
+		t.Errorf("created directories left: %v %v", ents, err)
 	}
 }
 
 func TestProgressBar(t *testing.T) {
 	var b bytes.Buffer
 	bar := progressBar(&b)
-	bar(4, 4096, "")
-	bar(4, 4096, "")
-	bar(1, 10, "POST files/path/x: 503")
-	bar(0, 0, "")
+	bar(4, 4096, "", "")
+	bar(4, 4096, "", "")
+	bar(1, 10, "POST files/path/x: 503", "")
+	bar(0, 0, "", "")
 	out := b.String()
 	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "[######################........] 1 of 4 uploads left") || !strings.Contains(out, "503") {
 		t.Errorf("progress output:\n%s", out)

@@ -19,6 +19,10 @@ type Source struct {
 	Mountpoint string
 	Started    time.Time
 	Now        func() time.Time
+	// CacheDir holds the upload queue; CacheTemporary says it is deleted
+	// when pafs exits (the demo's).
+	CacheDir       string
+	CacheTemporary bool
 }
 
 // Report is a snapshot of a mount's state. Its JSON form is .pafs/status.json.
@@ -34,6 +38,9 @@ type Report struct {
 	Errors     []Event    `json:"last_errors"`
 	ErrorCount int        `json:"error_count"`
 	Notices    []Event    `json:"notices"`
+	// Where the upload queue waits for the next mount, for `pafs unmount`.
+	CacheDir       string `json:"cache_dir"`
+	CacheTemporary bool   `json:"cache_temporary,omitempty"`
 }
 
 // Endpoint is one endpoint family's budget and counters.
@@ -108,7 +115,8 @@ func (s *Source) Collect() Report {
 	if s.Now != nil {
 		now = s.Now
 	}
-	r := Report{Account: s.Account, Mountpoint: s.Mountpoint, Uptime: Duration(now().Sub(s.Started).Round(time.Second))}
+	r := Report{Account: s.Account, Mountpoint: s.Mountpoint, Uptime: Duration(now().Sub(s.Started).Round(time.Second)),
+		CacheDir: s.CacheDir, CacheTemporary: s.CacheTemporary}
 	if s.Client != nil {
 		limit, window := s.Client.Limits()
 		r.Limit, r.Window = limit, Duration(window)

@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pafs/pafs/internal/mounttest"
+	"github.com/pafs/pafs/remote/emulator"
+)
+
+// SIGTERM with the server gone: pafs waits --stop-timeout for an upload to
+// succeed while they all fail, then unmounts and exits 1, saying how many
+// changes stay queued and where; the next mount uploads them (issue 14).
+func TestStopServerUnreachable(t *testing.T) {
+	r := startRig(t, rigOptions{Parallel: true, Proxy: true,
+		Args: []string{"--write-back", "1h", "--stop-timeout", "2s", "--retries", "1", "--timeout", "1s"}})
+	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
+		writeLocal(t, filepath.Join(r.Home, name), []byte(name+"\n"))
+	}
+	r.proxy.set(proxyRefuse)
+	start := time.Now()
+	syscall.Kill(r.Pid(), syscall.SIGTERM)
+	code := r.WaitExit(30 * time.Second)
+	took := time.Since(start)
+	log := r.Log()
+	if code == -1 {
+		t.Fatalf("pafs still waits %s after SIGTERM with the server unreachable:\n%s", took, log)
+	}
+	t.Logf("exit %d after %s", code, took.Round(100*time.Millisecond))
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (uploads left)", code)
+	}
+	if want := "3 changes stay queued in " + r.CacheDir; !strings.Contains(log, want) {
+		t.Errorf("the log does not say %q:\n%s", want, log)
+	}
+	if strings.Contains(log, "context canceled") {
+		t.Errorf("the log shows an internal error:\n%s", log)
+	}
+	if mounttest.Mounted(r.Dir) {
+		t.Error("still mounted")
+	}
+	r.proxy.set(proxyPass)
+	r.Remount()
+	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
+		r.WaitFor("remote "+name, 30*time.Second, func() bool {
+			got, ok := r.emu.ReadFile(r.remotePath(name))
+			return ok && string(got) == name+"\n"
+		})
+	}
+}
+
+// pafs unmount --force says how many changes stay queued and where, and the
+// next mount uploads them (issue 14).
+func TestUnmountForceSaysWhatStays(t *testing.T) {
+	e := start(t, "--write-back", "1h")
+	writeLocal(t, filepath.Join(e.Home, "one.txt"), []byte("one\n"))
+	writeLocal(t, filepath.Join(e.Home, "two.txt"), []byte("two\n"))
+	// Uploads fail meanwhile, so that they are still queued when the
+	// second signal comes.
+	e.Emu.SetFaults(emulator.Faults{ErrorRate: 1})
+	out, code := pafs(t, nil, "unmount", "--force", e.Dir)
+	if code != 0 {
+		t.Errorf("pafs unmount --force: exit %d\n%s", code, out)
+	}
+	if want := "2 changes stay queued in " + e.CacheDir; !strings.Contains(out, want) {
+		t.Errorf("pafs unmount --force does not say %q:\n%s", want, out)
+	}
+	if c := e.WaitExit(30 * time.Second); c != 1 {
+		t.Errorf("pafs exited %d, want 1 (uploads left)", c)
+	}
+	if want := "2 changes stay queued in " + e.CacheDir; !strings.Contains(e.Log(), want) {
+		t.Errorf("the mount's log does not say %q:\n%s", want, e.Log())
+	}
+	e.Emu.SetFaults(emulator.Faults{})
+	e.Remount()
+	waitRemote(t, e, "one.txt", "one\n")
+	waitRemote(t, e, "two.txt", "two\n")
+}
+
+// The demo's queue lives in a temporary directory deleted at exit: changes
+// left at unmount (here one the server refuses: outside the writable
+// directories) are said to be lost, not promised to the next mount (issue 14).
+func TestDemoForcedStopSaysLost(t *testing.T) {
+	mounttest.RequireFUSE(t)
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(mounttest.Binary(t), "mount", "--demo", "--write-back", "1h", dir)
+	cmd.Env = cleanEnv()
+	var log mounttest.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	}()
+	waitMounted(t, dir, &log)
+	writeLocal(t, filepath.Join(dir, "files", "etc", "refused.txt"), []byte("x\n"))
+	out, code := pafs(t, nil, "unmount", dir)
+	if code != 1 || !strings.Contains(out, "1 change was not uploaded") || !strings.Contains(out, "lost") {
+		t.Errorf("pafs unmount of the demo with a refused change: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "next `pafs mount`") {
+		t.Errorf("the demo's lost queue is promised to the next mount:\n%s", out)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the demo did not exit:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "lost") || strings.Contains(log.String(), "next `pafs mount`") {
+		t.Errorf("the demo's log:\n%s", log.String())
+	}
+}
+
+// waitMounted waits until pafs says it mounted dir, or fails with its log.
+func waitMounted(t *testing.T, dir string, log *mounttest.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(log.String(), "pafs: mounted") || !mounttest.Mounted(dir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not mount:\n%s", dir, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Whatever stops pafs (Ctrl-C, SIGTERM, SIGHUP, a second signal, umount
+// from outside, a signal during start-up) and whatever fails at start, a
+// mount point directory that pafs created is gone afterwards; one the user
+// made stays (issue 14).
+func TestNoMountPointLeftBehind(t *testing.T) {
+	mounttest.RequireFUSE(t)
+	t.Parallel()
+	emu := emulator.New(emulator.Config{Username: "alice", Token: "good-token"})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	// A listener that never accepts: connections hang until the client gives up.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	type stopper func(t *testing.T, cmd *exec.Cmd, dir string)
+	signal := func(sigs ...syscall.Signal) stopper {
+		return func(t *testing.T, cmd *exec.Cmd, dir string) {
+			for _, s := range sigs {
+				cmd.Process.Signal(s)
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	umount := func(t *testing.T, cmd *exec.Cmd, dir string) {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("umount: %v", err)
+		}
+	}
+	good := []string{"API_TOKEN=good-token"}
+	cases := []struct {
+		name  string
+		env   []string
+		url   string
+		mount bool    // expected to mount
+		stop  stopper // how it is stopped (for those that mount, or during start-up)
+	}{
+		{"SIGINT", good, srv.URL, true, signal(syscall.SIGINT)},
+		{"SIGTERM", good, srv.URL, true, signal(syscall.SIGTERM)},
+		{"SIGHUP", good, srv.URL, true, signal(syscall.SIGHUP)},
+		{"two signals", good, srv.URL, true, signal(syscall.SIGTERM, syscall.SIGTERM)},
+		{"umount", good, srv.URL, true, umount},
+		{"wrong token", []string{"API_TOKEN=bad"}, srv.URL, false, nil},
+		{"unreachable", good, "http://127.0.0.1:1", false, nil},
+		{"signal during start-up", good, "http://" + hang.Addr().String(), false, signal(syscall.SIGTERM)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := t.TempDir()
+			dir := filepath.Join(base, "made", "by", "pafs")
+			cmd := exec.Command(mounttest.Binary(t), "mount", "--api-url", c.url, "--username", "alice",
+				"--cache-dir", filepath.Join(t.TempDir(), "cache"), "--write-back", "1h", dir)
+			cmd.Env = append(cleanEnv(), c.env...)
+			var log mounttest.Buffer
+			cmd.Stdout, cmd.Stderr = &log, &log
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			defer func() {
+				cmd.Process.Kill()
+				syscall.Unmount(dir, syscall.MNT_DETACH)
+			}()
+			if c.mount {
+				waitMounted(t, dir, &log)
+				writeLocal(t, filepath.Join(dir, "home", "x.txt"), []byte("x\n"))
+			} else if c.stop != nil {
+				time.Sleep(500 * time.Millisecond) // into the token check
+			}
+			if c.stop != nil {
+				c.stop(t, cmd, dir)
+			}
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("pafs did not exit:\n%s", log.String())
+			}
+			if mounttest.Mounted(dir) {
+				t.Errorf("%s is still mounted", dir)
+			}
+			if _, err := os.Stat(filepath.Join(base, "made")); !os.IsNotExist(err) {
+				t.Errorf("the mount point pafs created is left behind (%v):\n%s", err, log.String())
+			}
+		})
+	}
+	// A mount point the user made stays.
+	mine := t.TempDir()
+	out, code := pafs(t, []string{"API_TOKEN=bad"}, "mount", "--api-url", srv.URL, "--username", "alice", mine)
+	if _, err := os.Stat(mine); code == 0 || err != nil {
+		t.Errorf("exit %d (%s); the user's mount point: %v", code, out, err)
+	}
+}
