@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -142,7 +143,9 @@ func waitMounted(t *testing.T, dir string, log *mounttest.Buffer) {
 func TestNoMountPointLeftBehind(t *testing.T) {
 	mounttest.RequireFUSE(t)
 	t.Parallel()
-	emu := emulator.New(emulator.Config{Username: "alice", Token: "good-token"})
+	// No rate limit: the runs below are separate pafs processes, each
+	// with a budget of its own.
+	emu := emulator.New(emulator.Config{Username: "alice", Token: "good-token", RateLimit: -1})
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
 	// A listener that never accepts: connections hang until the client gives up.
@@ -227,5 +230,61 @@ func TestNoMountPointLeftBehind(t *testing.T) {
 	out, code := pafs(t, []string{"API_TOKEN=bad"}, "mount", "--api-url", srv.URL, "--username", "alice", mine)
 	if _, err := os.Stat(mine); code == 0 || err != nil {
 		t.Errorf("exit %d (%s); the user's mount point: %v", code, out, err)
+	}
+}
+
+// While uploads wait for the rate limit, pafs unmount's progress, pafs
+// status and the log say so and for how long, instead of sitting at the
+// same count (issue 14). Scaled down: 3 requests per 3 s.
+func TestUnmountSaysRateLimitWait(t *testing.T) {
+	t.Parallel()
+	e := mounttest.Start(t, mounttest.Options{
+		Emulator: emulator.Config{RateLimit: 3, RateWindow: 3 * time.Second},
+		Args:     []string{"--write-back", "1h"},
+	})
+	for i := range 8 {
+		writeLocal(t, filepath.Join(e.Home, fmt.Sprintf("f%d.txt", i)), []byte("x\n"))
+	}
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, code := pafs(t, nil, "unmount", e.Dir)
+		done <- result{out, code}
+	}()
+	var statusText string
+	e.WaitFor("pafs status to show the wait", 30*time.Second, func() bool {
+		out, _ := pafs(t, nil, "status", e.Dir)
+		if strings.Contains(out, "waiting for the rate limit") {
+			statusText = out
+			return true
+		}
+		select {
+		case r := <-done:
+			done <- r
+			return true // unmounted: fails below
+		default:
+		}
+		return false
+	})
+	r := <-done
+	if r.code != 0 || !strings.Contains(r.out, "unmounted") {
+		t.Errorf("pafs unmount: exit %d\n%s", r.code, r.out)
+	}
+	if !strings.Contains(r.out, "for the rate limit (files/path: ") {
+		t.Errorf("pafs unmount's progress does not say it waits for the rate limit:\n%s", r.out)
+	}
+	if statusText == "" {
+		t.Errorf("pafs status never said it waits for the rate limit")
+	}
+	if !strings.Contains(e.Log(), "rate limit: waiting") {
+		t.Errorf("the log does not say it waits for the rate limit:\n%s", e.Log())
+	}
+	for i := range 8 {
+		if _, ok := remote(e, fmt.Sprintf("f%d.txt", i)); !ok {
+			t.Errorf("f%d.txt not uploaded", i)
+		}
 	}
 }

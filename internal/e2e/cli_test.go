@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -263,5 +264,53 @@ func TestReadmeDemo(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
 		t.Errorf("mount point not clean: %v %v", ents, err)
+	}
+}
+
+// An API that cannot be reached fails the start within a few seconds, in
+// one plain line without the client's internals; flag slips get a hint
+// (issue 14).
+func TestStartupErrorsPlain(t *testing.T) {
+	mounttest.RequireFUSE(t)
+	t.Parallel()
+	// Accepts connections (the kernel does) but never answers.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	env := []string{"API_TOKEN=some-token"}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"refused", []string{"--api-url", "http://127.0.0.1:1"}, "cannot reach the API at http://127.0.0.1:1: the connection was refused"},
+		{"no answer", []string{"--api-url", "http://" + hang.Addr().String()}, "no answer within"},
+		{"no such host", []string{"--api-url", "https://no-such-host.invalid"}, "does not resolve"},
+		{"no scheme", []string{"--api-url", "127.0.0.1:8080"}, "give its scheme, https://127.0.0.1:8080 (or http://127.0.0.1:8080"},
+		{"demo with --api-url", []string{"--demo", "--api-url", "http://127.0.0.1:1"}, "--demo serves a built-in account: it takes no --api-url"},
+		{"demo with --token", []string{"--demo", "--token", "x"}, "it takes no --token"},
+		{"bad region", []string{"--region", "mars"}, `--region "mars"`},
+	}
+	for _, c := range cases {
+		dir := filepath.Join(t.TempDir(), "mnt")
+		start := time.Now()
+		out, code := pafs(t, env, append(append([]string{"mount", "--username", "alice"}, c.args...), dir)...)
+		took := time.Since(start)
+		if code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, output %q; want an error with %q", c.name, code, out, c.want)
+		}
+		if took > 8*time.Second {
+			t.Errorf("%s: failed after %s, want a few seconds", c.name, took.Round(100*time.Millisecond))
+		}
+		if lines := strings.Count(strings.TrimSpace(out), "\n"); lines > 0 {
+			t.Errorf("%s: not one line: %q", c.name, out)
+		}
+		for _, internal := range []string{"remote:", "BaseURL", "context canceled", "context deadline", "dial tcp", "GET cpu/"} {
+			if strings.Contains(out, internal) {
+				t.Errorf("%s: the error shows %q: %q", c.name, internal, out)
+			}
+		}
 	}
 }
