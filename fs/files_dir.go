@@ -116,7 +116,7 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		}
 		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode})
 	}
-	return gofs.NewListDirStream(out), 0
+	return gofs.NewListDirStream(withDots(out)), 0
 }
 
 func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {

@@ -1,10 +1,15 @@
 package fs
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/pafs/pafs/internal/status"
 )
@@ -18,9 +23,37 @@ func PafsDir(src *status.Source) Child {
 		b, _ := json.MarshalIndent(src.Collect(), "", "  ")
 		return append(b, '\n')
 	}
-	return Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &StaticDir{Children: []Child{
+	return Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &pafsDir{made: time.Now(), StaticDir: StaticDir{Children: []Child{
 		{Name: "status", Mode: syscall.S_IFREG, Node: &GenFile{Gen: text}},
 		{Name: "status.json", Mode: syscall.S_IFREG, Node: &GenFile{Gen: js}},
 		{Name: "pid", Mode: syscall.S_IFREG, Node: &GenFile{Gen: pid}},
-	}}}
+	}}}}
 }
+
+// pafsDir is .pafs: a fixed directory with the mount's time, whose files
+// cannot be deleted.
+type pafsDir struct {
+	StaticDir
+	made time.Time
+}
+
+var (
+	_ gofs.NodeGetattrer = (*pafsDir)(nil)
+	_ gofs.NodeReaddirer = (*pafsDir)(nil)
+	_ gofs.NodeUnlinker  = (*pafsDir)(nil)
+	_ gofs.NodeRmdirer   = (*pafsDir)(nil)
+)
+
+func (d *pafsDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	fixedDirAttr(&out.Attr, d.made)
+	out.SetTimeout(dirAttrTimeout)
+	return 0
+}
+
+func (d *pafsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	return gofs.NewListDirStream(withDots(childEntries(d.EmbeddedInode()))), 0
+}
+
+func (d *pafsDir) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+
+func (d *pafsDir) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }

@@ -181,7 +181,7 @@ func TestStaleMountRecovery(t *testing.T) {
 
 // The demo the way README.md gives it: `go run . mount --demo DIR`, in a
 // subprocess; every top-level folder lists, an edit and a reload work, the
-// status file reads, and SIGTERM leaves the mount point clean.
+// status file reads, and SIGTERM takes away the mount point pafs created.
 func TestReadmeDemo(t *testing.T) {
 	mounttest.RequireFUSE(t)
 	t.Parallel()
@@ -262,8 +262,8 @@ func TestReadmeDemo(t *testing.T) {
 	if mounttest.Mounted(dir) {
 		t.Error("mount point still mounted")
 	}
-	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
-		t.Errorf("mount point not clean: %v %v", ents, err)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the mount point pafs created is left behind: %v", err)
 	}
 }
 
