@@ -63,7 +63,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.SetOutput(stderr)
 	fl.BoolVar(&c.demo, "demo", false, "mount a built-in demo account served by the embedded emulator")
 	fl.StringVar(&c.username, "username", "", "PythonAnywhere username (default $PA_USERNAME)")
-	fl.StringVar(&c.tokenFile, "token-file", "", "read the API token from this file (default: $API_TOKEN)")
+	fl.StringVar(&c.tokenFile, "token-file", "", "read the API token from this file instead of $API_TOKEN")
 	fl.StringVar(&c.token, "token", "", "API token on the command line (visible to other users: prefer $API_TOKEN)")
 	fl.StringVar(&c.region, "region", "us", "account's region: us (www.pythonanywhere.com) or eu (eu.pythonanywhere.com)")
 	fl.StringVar(&c.apiURL, "api-url", "", "API host URL instead of --region, e.g. https://HOST (http:// only for loopback)")
