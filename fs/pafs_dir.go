@@ -9,7 +9,6 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/pafs/pafs/internal/status"
 )
@@ -23,7 +22,7 @@ func PafsDir(src *status.Source) Child {
 		b, _ := json.MarshalIndent(src.Collect(), "", "  ")
 		return append(b, '\n')
 	}
-	return Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &pafsDir{made: time.Now(), StaticDir: StaticDir{Children: []Child{
+	return Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &pafsDir{fixedDir: fixedDir{made: time.Now()}, StaticDir: StaticDir{Children: []Child{
 		{Name: "status", Mode: syscall.S_IFREG, Node: &GenFile{Gen: text}},
 		{Name: "status.json", Mode: syscall.S_IFREG, Node: &GenFile{Gen: js}},
 		{Name: "pid", Mode: syscall.S_IFREG, Node: &GenFile{Gen: pid}},
@@ -34,7 +33,7 @@ func PafsDir(src *status.Source) Child {
 // cannot be deleted.
 type pafsDir struct {
 	StaticDir
-	made time.Time
+	fixedDir
 }
 
 var (
@@ -44,16 +43,6 @@ var (
 	_ gofs.NodeRmdirer   = (*pafsDir)(nil)
 )
 
-func (d *pafsDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	fixedDirAttr(&out.Attr, d.made)
-	out.SetTimeout(dirAttrTimeout)
-	return 0
-}
-
 func (d *pafsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	return gofs.NewListDirStream(withDots(childEntries(d.EmbeddedInode()))), 0
 }
-
-func (d *pafsDir) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
-
-func (d *pafsDir) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }

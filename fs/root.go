@@ -23,10 +23,10 @@ type Child struct {
 // virtual folders, all fixed at mount time.
 type Root struct {
 	gofs.Inode
+	fixedDir
 	files    *vfs.FS
 	username string
 	extra    []Child
-	made     time.Time // the mount's start: the top level's time
 }
 
 var (
@@ -40,7 +40,7 @@ var (
 
 // NewRoot returns the root of a mount of the account username.
 func NewRoot(files *vfs.FS, username string, extra ...Child) *Root {
-	return &Root{files: files, username: username, extra: extra, made: time.Now()}
+	return &Root{files: files, username: username, extra: extra, fixedDir: fixedDir{made: time.Now()}}
 }
 
 // OnAdd builds the fixed top level.
@@ -59,22 +59,27 @@ func (r *Root) OnAdd(ctx context.Context) {
 	}
 }
 
-func (r *Root) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	fixedDirAttr(&out.Attr, r.made)
-	out.SetTimeout(dirAttrTimeout)
-	return 0
-}
-
 // Readdir lists the fixed top level, with . and .. like any directory.
 func (r *Root) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	return gofs.NewListDirStream(withDots(childEntries(r.EmbeddedInode()))), 0
 }
 
-// Unlink and Rmdir refuse: the top level is fixed. (go-fuse's default for
-// a node without them is to report success and drop the entry.)
-func (r *Root) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+// fixedDir is what the directories fixed at mount time (the top level,
+// .pafs) share: the mount's time, and no deleting. (go-fuse's default for a
+// node without Unlink or Rmdir is to report success and drop the entry.)
+type fixedDir struct {
+	made time.Time // the mount's start
+}
 
-func (r *Root) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+func (d *fixedDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	fixedDirAttr(&out.Attr, d.made)
+	out.SetTimeout(dirAttrTimeout)
+	return 0
+}
+
+func (d *fixedDir) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+
+func (d *fixedDir) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
 
 // fixedDirAttr is the stat of a directory fixed at mount time (the top
 // level, .pafs): made then, owned by the mount's user, with the link count

@@ -92,20 +92,8 @@ func TestDemoForcedStopSaysLost(t *testing.T) {
 	mounttest.RequireFUSE(t)
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(mounttest.Binary(t), "mount", "--demo", "--write-back", "1h", dir)
-	cmd.Env = cleanEnv()
-	var log mounttest.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		syscall.Unmount(dir, syscall.MNT_DETACH)
-	}()
-	waitMounted(t, dir, &log)
+	_, log, done := spawnPafs(t, nil, dir, "mount", "--demo", "--write-back", "1h", dir)
+	waitMounted(t, dir, log)
 	writeLocal(t, filepath.Join(dir, "files", "etc", "refused.txt"), []byte("x\n"))
 	out, code := pafs(t, nil, "unmount", dir)
 	if code != 1 || !strings.Contains(out, "1 change was not uploaded") || !strings.Contains(out, "lost") {
@@ -122,6 +110,27 @@ func TestDemoForcedStopSaysLost(t *testing.T) {
 	if !strings.Contains(log.String(), "lost") || strings.Contains(log.String(), "next `pafs mount`") {
 		t.Errorf("the demo's log:\n%s", log.String())
 	}
+}
+
+// spawnPafs starts the pafs binary with args and env (API_TOKEN is not
+// inherited), its output in log; done receives its exit. At the end of the
+// test it is killed if still running and dir unmounted if still mounted.
+func spawnPafs(t *testing.T, env []string, dir string, args ...string) (cmd *exec.Cmd, log *mounttest.Buffer, done <-chan error) {
+	t.Helper()
+	cmd = exec.Command(mounttest.Binary(t), args...)
+	cmd.Env = append(cleanEnv(), env...)
+	log = &mounttest.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	})
+	return cmd, log, exited
 }
 
 // waitMounted waits until pafs says it mounted dir, or fails with its log.
@@ -189,22 +198,10 @@ func TestNoMountPointLeftBehind(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			base := t.TempDir()
 			dir := filepath.Join(base, "made", "by", "pafs")
-			cmd := exec.Command(mounttest.Binary(t), "mount", "--api-url", c.url, "--username", "alice",
+			cmd, log, done := spawnPafs(t, c.env, dir, "mount", "--api-url", c.url, "--username", "alice",
 				"--cache-dir", filepath.Join(t.TempDir(), "cache"), "--write-back", "1h", dir)
-			cmd.Env = append(cleanEnv(), c.env...)
-			var log mounttest.Buffer
-			cmd.Stdout, cmd.Stderr = &log, &log
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			defer func() {
-				cmd.Process.Kill()
-				syscall.Unmount(dir, syscall.MNT_DETACH)
-			}()
 			if c.mount {
-				waitMounted(t, dir, &log)
+				waitMounted(t, dir, log)
 				writeLocal(t, filepath.Join(dir, "home", "x.txt"), []byte("x\n"))
 			} else if c.stop != nil {
 				time.Sleep(500 * time.Millisecond) // into the token check

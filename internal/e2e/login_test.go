@@ -124,22 +124,10 @@ func TestSystemdUnitCommandLine(t *testing.T) {
 	os.MkdirAll(filepath.Join(home, ".config"), 0o700)
 	os.WriteFile(filepath.Join(home, ".config", "pafs-token"), []byte("unit-token\n"), 0o600)
 	args = append(args[:len(args)-1], "--api-url", srv.URL, "--write-back", "1h", args[len(args)-1])
-	cmd := exec.Command(mounttest.Binary(t), args...)
-	// What a systemd user service has: HOME, no API_TOKEN.
-	cmd.Env = append(cleanEnv(), "HOME="+home, "XDG_CACHE_HOME=")
-	var log mounttest.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	dir := filepath.Join(home, "pa")
-	defer func() {
-		cmd.Process.Kill()
-		syscall.Unmount(dir, syscall.MNT_DETACH)
-	}()
-	waitMounted(t, dir, &log)
+	// What a systemd user service has: HOME, no API_TOKEN.
+	cmd, log, done := spawnPafs(t, []string{"HOME=" + home, "XDG_CACHE_HOME="}, dir, args...)
+	waitMounted(t, dir, log)
 	writeLocal(t, filepath.Join(dir, "home", "unit.txt"), []byte("from the unit\n"))
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
