@@ -285,6 +285,14 @@ func checkToken(ctx context.Context, c *remote.Client, baseURL string) error {
 	ctx, cancel := context.WithTimeout(remote.WithoutRetries(ctx), startupCheck)
 	defer cancel()
 	_, err := c.CPU(ctx)
+	// A server error may pass: ask again, quietly, while the time lasts.
+	for remote.StatusOf(err) >= 500 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+			_, err = c.CPU(ctx)
+		}
+	}
 	switch remote.StatusOf(err) {
 	case 0:
 		if err != nil {

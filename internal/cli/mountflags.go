@@ -196,12 +196,13 @@ var ignoredOptions = map[string]bool{
 // a hint for the usual slips (a missing scheme).
 func checkAPIURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+	switch {
+	case err != nil || u.Host == "":
+		// 127.0.0.1:8080 and localhost:8080 parse as no host at all.
 		host := strings.TrimPrefix(raw, "//")
-		if err == nil && u.Host != "" {
-			host = u.Host + u.Path
-		}
 		return "", fmt.Errorf("--api-url %q is not an API address: give its scheme, https://%s (or http://%s for an emulator on this machine)", raw, host, host)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("--api-url %q: the scheme must be https (or http for an emulator on this machine)", raw)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("--api-url %q: give only scheme://host[:port]", raw)
