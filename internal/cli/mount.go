@@ -306,7 +306,12 @@ func checkToken(ctx context.Context, c *remote.Client, baseURL string) error {
 	case 429:
 		return fmt.Errorf("the API at %s is throttling this account (429): too many requests from elsewhere; try again in a minute", baseURL)
 	}
-	return fmt.Errorf("the API at %s answered the token check with an error: %s", baseURL, status.Printable(err.Error()))
+	// The answer, without the method and endpoint the client prefixes.
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, ": "); ok {
+		msg = rest
+	}
+	return fmt.Errorf("the API at %s answered the token check with an error: %s", baseURL, status.Printable(msg))
 }
 
 // unreachable says in plain words why the API at baseURL gave no answer.
