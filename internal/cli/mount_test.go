@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pafs/pafs/internal/writeback"
 )
 
 func TestParseMountArgs(t *testing.T) {
@@ -110,5 +113,43 @@ func TestAccountOnPythonAnywhere(t *testing.T) {
 	m = &mount{c: &mountConfig{region: "us", regionSet: true, username: "dave"}, log: slog.New(slog.DiscardHandler)}
 	if url, err := m.account(); err != nil || url != "https://www.pythonanywhere.com" || m.c.username != "dave" {
 		t.Errorf("explicit flags: %q, %v; user %q", url, err, m.c.username)
+	}
+}
+
+// The stop wait gives up only when nothing succeeded for the timeout while
+// requests kept failing: a wait without failures (the rate limit, a long
+// upload) goes on.
+func TestStopWatch(t *testing.T) {
+	failures := 0
+	w := &stopWatch{timeout: time.Minute, failures: func() int { return failures }}
+	t0 := time.Now()
+	p := writeback.Progress{Ops: 3}
+	if w.stuck(p, t0) || w.stuck(p, t0.Add(2*time.Minute)) {
+		t.Error("gave up without a failure")
+	}
+	failures = 5
+	if !w.stuck(p, t0.Add(2*time.Minute)) {
+		t.Error("did not give up after failures and no progress")
+	}
+	p.Done = 1 // progress: the clock starts again
+	if w.stuck(p, t0.Add(2*time.Minute)) || w.stuck(p, t0.Add(2*time.Minute+30*time.Second)) {
+		t.Error("gave up right after progress")
+	}
+	failures++
+	if !w.stuck(p, t0.Add(3*time.Minute+time.Second)) {
+		t.Error("did not give up a timeout after the last progress")
+	}
+}
+
+func TestRateWait(t *testing.T) {
+	if got := rateWait([]familyWait{{family: "cpu", waiting: 0, nextFree: 5 * time.Second}}); got != "" {
+		t.Errorf("nothing waits, got %q", got)
+	}
+	got := rateWait([]familyWait{
+		{family: "consoles", waiting: 1, nextFree: 2 * time.Second, inWindow: 40, limit: 40, window: time.Minute},
+		{family: "files/path", waiting: 3, nextFree: 38 * time.Second, inWindow: 40, limit: 40, window: time.Minute},
+	})
+	if want := "waiting 38s for the rate limit (files/path: 40 of 40 requests per 1m0s used)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
