@@ -44,6 +44,9 @@ func runMount(args []string, stdout, stderr io.Writer) int {
 	// the same. SIGHUP (the terminal closed) stops pafs like SIGTERM.
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// With the terminal gone, stderr may be a pipe nobody reads (`pafs
+	// mount ... | tee`): a message must fail, not kill pafs mid-upload.
+	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Stop(sig)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

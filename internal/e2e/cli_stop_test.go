@@ -285,3 +285,65 @@ func TestUnmountSaysRateLimitWait(t *testing.T) {
 		}
 	}
 }
+
+// The terminal closes: pafs gets SIGHUP and its output has nowhere to go
+// (a pipe whose reader died with the terminal, as in `pafs mount ... | tee`).
+// It still uploads what is pending, unmounts and takes away the mount point
+// it created, instead of dying of SIGPIPE at its first message (issue 14).
+func TestHangupWithOutputGone(t *testing.T) {
+	mounttest.RequireFUSE(t)
+	t.Parallel()
+	emu := emulator.New(emulator.Config{Username: "alice", Token: "hup-token", RateLimit: -1})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	base := t.TempDir()
+	dir := filepath.Join(base, "made", "pa")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(mounttest.Binary(t), "mount", "--api-url", srv.URL, "--username", "alice",
+		"--cache-dir", t.TempDir(), "--write-back", "1h", dir)
+	cmd.Env = append(cleanEnv(), "API_TOKEN=hup-token")
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	})
+	// Read until it says it mounted, then close the reading end.
+	var seen strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(seen.String(), "pafs: mounted") {
+		n, err := r.Read(buf)
+		if err != nil {
+			t.Fatalf("pafs output ended before it mounted: %v\n%s", err, seen.String())
+		}
+		seen.Write(buf[:n])
+	}
+	r.Close()
+	writeLocal(t, filepath.Join(dir, "home", "hup.txt"), []byte("hup\n"))
+	cmd.Process.Signal(syscall.SIGHUP)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok && !ee.Exited() {
+			t.Errorf("pafs was killed: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("pafs did not exit after SIGHUP")
+	}
+	if got, ok := emu.ReadFile("/home/alice/hup.txt"); !ok || string(got) != "hup\n" {
+		t.Errorf("hup.txt on the server: %q %v", got, ok)
+	}
+	if mounttest.Mounted(dir) {
+		t.Error("still mounted")
+	}
+	if _, err := os.Stat(filepath.Join(base, "made")); !os.IsNotExist(err) {
+		t.Errorf("the mount point pafs created is left behind: %v", err)
+	}
+}
