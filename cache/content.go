@@ -290,6 +290,30 @@ func (c *Content) evict() {
 	}
 }
 
+// roomSlack is what makeRoom frees beyond the bytes asked for, so that a
+// stream of writes to a full disk does not evict once per write.
+const roomSlack = 4 << 20
+
+// makeRoom evicts idle clean items, least recently used first, until need
+// bytes (and roomSlack more) are freed or none is left. It reports whether
+// anything was freed. Items waiting for upload are never evicted.
+func (c *Content) makeRoom(need int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var freed int64
+	for freed < need+roomSlack {
+		e := c.idle.Front()
+		if e == nil {
+			break
+		}
+		it := e.Value.(*Item)
+		before := c.used.Load()
+		c.detachLocked(it)
+		freed += before - c.used.Load()
+	}
+	return freed > 0
+}
+
 // markIdleIfClean puts an unreferenced item back on the idle list after an
 // upload turned it clean.
 func (c *Content) markIdleIfClean(it *Item) {

@@ -161,3 +161,33 @@ func TestTTL(t *testing.T) {
 		t.Error("dirty item expired")
 	}
 }
+
+// A slow disk write through an item never stalls questions about it: vfs
+// asks an item's size under the lock every lookup needs, so a size that
+// waited for the write would stall the whole mount behind one slow pwrite.
+func TestSizeDoesNotWaitForDiskWrite(t *testing.T) {
+	c := newContent(t, 1<<30)
+	it, err := c.New("/f", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Release()
+	entered, release := make(chan struct{}), make(chan struct{})
+	diskIOHook = func() { close(entered); <-release }
+	defer func() { diskIOHook = func() {} }()
+	go it.WriteAt([]byte("slow"), 0)
+	<-entered
+	answered := make(chan struct{})
+	go func() {
+		it.Size()
+		it.Dirty()
+		close(answered)
+	}()
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		t.Error("Size waited for a disk write in progress")
+	}
+	close(release)
+	<-answered
+}

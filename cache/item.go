@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -28,7 +29,13 @@ type Item struct {
 	detached bool
 	elem     *list.Element
 
-	mu       sync.Mutex
+	// io serializes local writes and truncates, and is held across their
+	// disk I/O. Lock order: io before mu. mu is never held across disk I/O,
+	// so Size, Dirty and the like never wait for a slow disk (vfs asks them
+	// under FS.mu, which every lookup needs).
+	io sync.Mutex
+
+	mu       sync.Mutex // guards the fields below
 	cond     sync.Cond
 	size     int64 // bytes present in the file
 	total    int64 // expected final size, -1 if unknown
@@ -156,7 +163,11 @@ func (it *Item) appendData(p []byte) error {
 	if f == nil {
 		return fmt.Errorf("%w: item removed", ErrDownload)
 	}
-	if _, err := f.WriteAt(p, off); err != nil {
+	n, err := f.WriteAt(p, off)
+	if noSpace(err) && it.c.makeRoom(int64(len(p)-n)) {
+		_, err = f.WriteAt(p[n:], off+int64(n))
+	}
+	if err != nil {
 		return err
 	}
 	it.mu.Lock()
@@ -238,33 +249,68 @@ func (it *Item) Size() (int64, bool) {
 }
 
 // WriteAt writes local data; the item must be complete. It becomes dirty.
+// On a full disk, clean cached items are evicted to make room and the write
+// is tried once more: they can be downloaded again, the write cannot.
 func (it *Item) WriteAt(p []byte, off int64) (int, error) {
+	n, err := it.writeAt(p, off)
+	if noSpace(err) && it.c.makeRoom(int64(len(p)-n)) {
+		var m int
+		m, err = it.writeAt(p[n:], off+int64(n))
+		n += m
+	}
+	return n, err
+}
+
+func (it *Item) writeAt(p []byte, off int64) (int, error) {
+	it.io.Lock()
+	defer it.io.Unlock()
 	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.f == nil || !it.complete {
+	f, ok := it.f, it.f != nil && it.complete
+	it.mu.Unlock()
+	if !ok {
 		return 0, fmt.Errorf("write to incomplete item")
 	}
-	n, err := it.f.WriteAt(p, off)
+	diskIOHook()
+	n, err := f.WriteAt(p, off)
+	it.mu.Lock()
+	defer it.mu.Unlock()
 	if end := off + int64(n); end > it.size {
 		it.c.used.Add(end - it.size)
 		it.size = end
 		it.total = end
 	}
-	it.dirty = true
-	it.gen++
+	if n > 0 || err == nil {
+		it.dirty = true
+		it.gen++
+	}
 	return n, err
+}
+
+// diskIOHook runs just before a local write or truncate reaches the disk
+// (tests make it slow).
+var diskIOHook = func() {}
+
+// noSpace reports a full disk (or quota).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // Truncate sets the item's size; it becomes dirty.
 func (it *Item) Truncate(size int64) error {
+	it.io.Lock()
+	defer it.io.Unlock()
 	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.f == nil || !it.complete {
+	f, ok := it.f, it.f != nil && it.complete
+	it.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("truncate of incomplete item")
 	}
-	if err := it.f.Truncate(size); err != nil {
+	diskIOHook()
+	if err := f.Truncate(size); err != nil {
 		return err
 	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
 	it.c.used.Add(size - it.size)
 	it.size, it.total = size, size
 	it.dirty = true

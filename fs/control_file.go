@@ -33,7 +33,7 @@ func handleOf(fh gofs.FileHandle) control.Handle {
 }
 
 func (n *controlFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	fillControlAttr(&out.Attr, syscall.S_IFREG|n.f.Mode(), n.f.Size(handleOf(fh)), n.f.Mtime())
+	fillControlAttr(&out.Attr, syscall.S_IFREG|n.f.Mode(), n.f.Size(ctx, handleOf(fh)), n.f.Mtime())
 	return 0
 }
 

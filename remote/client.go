@@ -61,6 +61,12 @@ type Config struct {
 	// allows a second per 32 MiB sent: the server may still be storing it.
 	// 0 means 30 s; negative turns it off.
 	Timeout time.Duration
+	// SlowTimeout replaces Timeout, when longer, for the wait for the
+	// answer to the calls the server takes long to answer: a web app's
+	// reload (the server first pings the app, with its own 20 s timeout),
+	// its creation, and certificate requests. 0 means 3 minutes; negative
+	// turns it off.
+	SlowTimeout time.Duration
 }
 
 const (
@@ -69,6 +75,9 @@ const (
 	defaultMaxRetries = 6
 	defaultRetryBase  = 500 * time.Millisecond
 	defaultTimeout    = 30 * time.Second
+	// defaultSlowTimeout: a reload waits for the app's start (the server's
+	// ping alone may take 20 s), and a proxy may hold it longer.
+	defaultSlowTimeout = 3 * time.Minute
 	// sendInputFactor: send_input is allowed 120/min against 40/min elsewhere.
 	sendInputFactor = 3
 	// maxJSONBody bounds how much of a JSON answer is read into memory.
@@ -90,6 +99,7 @@ type Client struct {
 	maxRetries int
 	retryBase  time.Duration
 	timeout    time.Duration // ≤ 0: none
+	slow       time.Duration // Config.SlowTimeout; ≤ 0: none
 	log        *slog.Logger
 
 	mu       sync.Mutex
@@ -137,6 +147,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetries: max(orDefault(cfg.MaxRetries, defaultMaxRetries), 0),
 		retryBase:  orDefault(cfg.RetryBase, defaultRetryBase),
 		timeout:    orDefault(cfg.Timeout, defaultTimeout),
+		slow:       orDefault(cfg.SlowTimeout, defaultSlowTimeout),
 		log:        cfg.Logger,
 		families:   map[string]*family{},
 	}
@@ -203,7 +214,7 @@ func httpClient(given *http.Client) *http.Client {
 			}).DialContext,
 			ForceAttemptHTTP2:     true,
 			TLSHandshakeTimeout:   15 * time.Second,
-			ResponseHeaderTimeout: 2 * time.Minute, // counted after the upload body is sent
+			ResponseHeaderTimeout: 5 * time.Minute, // counted after the upload body is sent; beyond Config.SlowTimeout
 			ExpectContinueTimeout: time.Second,
 			IdleConnTimeout:       90 * time.Second,
 			MaxIdleConnsPerHost:   16,
@@ -271,6 +282,10 @@ type call struct {
 	// check inspects a 2xx answer before its body is read (e.g. ListDir
 	// refusing file bytes). Its error is final.
 	check func(*http.Response) error
+	// timeout replaces the client's Timeout for the wait for the answer
+	// (slow calls, see Config.SlowTimeout); 0: the client's, negative:
+	// none.
+	timeout time.Duration
 	// decode handles the body of a 2xx answer. JSON syntax and type errors
 	// are retried on safe calls (a truncated answer); other errors are final.
 	decode func(resp *http.Response, body []byte) error
@@ -373,10 +388,14 @@ func (c *Client) attempt(ctx context.Context, fam *family, cl *call) attemptResu
 	fam.sent(cl.method)
 	start := time.Now()
 	var answer *time.Timer // no progress sending, or no answer
-	if c.timeout > 0 {
-		answer = time.AfterFunc(c.timeout, cancel)
+	limit := c.timeout
+	if cl.timeout != 0 {
+		limit = cl.timeout
+	}
+	if limit > 0 {
+		answer = time.AfterFunc(limit, cancel)
 		if req.Body != nil {
-			req.Body = &sendingBody{rc: req.Body, timer: answer, limit: c.timeout}
+			req.Body = &sendingBody{rc: req.Body, timer: answer, limit: limit}
 		}
 	}
 	resp, err := c.hc.Do(req)
@@ -387,7 +406,7 @@ func (c *Client) attempt(ctx context.Context, fam *family, cl *call) attemptResu
 		if err == nil {
 			resp.Body.Close()
 		}
-		err = fmt.Errorf("%w: no answer within %s", errStalled, c.timeout)
+		err = fmt.Errorf("%w: no answer within %s", errStalled, limit)
 	}
 	if err != nil {
 		cancel()

@@ -118,7 +118,7 @@ func TestSchedule(t *testing.T) {
 		t.Fatalf("get %+v", got)
 	}
 	hourly := "hourly"
-	upd := must(c.UpdateSchedule(ctx, task.ID, remote.SchedulePatch{Interval: &hourly, ClearHour: true}))
+	upd := must(c.UpdateSchedule(ctx, task.ID, remote.SchedulePatch{Interval: &hourly}))
 	if upd.Interval != "hourly" || upd.Hour != nil {
 		t.Fatalf("updated %+v", upd)
 	}

@@ -67,6 +67,11 @@ var (
 	// length, so the client does not send it again: the caller should take
 	// a new snapshot of its data and upload that.
 	ErrSourceShrank = errors.New("upload source shrank while it was being sent")
+	// ErrIncomplete is wrapped by a download body's read error when the
+	// answer could not prove it was whole: no Content-Length and no chunked
+	// framing, so the body ended when the connection closed, and a second
+	// download of the file did not agree with it. Download again.
+	ErrIncomplete = errors.New("download not proven complete")
 )
 
 // Errno maps an error of this package to the errno a file system should

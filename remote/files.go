@@ -1,17 +1,21 @@
 package remote
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
-// Files API (§2). Paths are absolute file-system paths ("/home/u/x.py").
+// Files API (docs/api.md, "Files"). Paths are absolute file-system paths ("/home/u/x.py").
 
 const jsonType = "application/json"
 
@@ -68,6 +72,14 @@ func decodeListing(body []byte) (map[string]DirEntry, error) {
 // Download opens a file for reading. The caller must close Body. Errors while
 // reading Body carry the method and endpoint; there is no resuming (the API
 // documents no Range support), so a failed read means downloading again.
+//
+// Body ends with io.EOF only for a body the answer proves whole: one of the
+// announced Content-Length (net/http fails a shorter one), chunked with its
+// terminator, HTTP/2, or gzip with its trailer. A body with no such framing
+// ends when the server closes the connection, which a server dying half way
+// does too; for it, the client downloads the file a second time when the
+// first body ends (one more request) and accepts it only if both agree, and
+// fails the read with ErrIncomplete otherwise.
 func (c *Client) Download(ctx context.Context, path string) (*Download, error) {
 	e, err := filesEndpoint(path)
 	if err != nil {
@@ -78,8 +90,13 @@ func (c *Client) Download(ctx context.Context, path string) (*Download, error) {
 	if err != nil {
 		return nil, err
 	}
+	body := &downloadBody{rc: resp.Body, prefix: cl.method + " " + cl.display()}
+	if !provenWhole(resp) {
+		body.sum = sha256.New()
+		body.verify = func() ([]byte, int64, error) { return c.digest(ctx, cl) }
+	}
 	d := &Download{
-		Body:        &downloadBody{rc: resp.Body, prefix: cl.method + " " + cl.display()},
+		Body:        body,
 		Size:        resp.ContentLength,
 		ContentType: resp.Header.Get("Content-Type"),
 	}
@@ -94,19 +111,65 @@ func (c *Client) Download(ctx context.Context, path string) (*Download, error) {
 	return d, nil
 }
 
+// provenWhole reports whether the end of resp's body proves the body whole
+// (net/http then reports a cut body as io.ErrUnexpectedEOF).
+func provenWhole(resp *http.Response) bool {
+	return resp.ContentLength >= 0 || slices.Contains(resp.TransferEncoding, "chunked") ||
+		resp.ProtoMajor >= 2 || resp.Uncompressed
+}
+
+// digest downloads cl's file again and returns its hash and length.
+func (c *Client) digest(ctx context.Context, cl *call) ([]byte, int64, error) {
+	resp, err := c.do(ctx, cl)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s %s: reading body: %w", cl.method, cl.display(), err)
+	}
+	return h.Sum(nil), n, nil
+}
+
 // downloadBody wraps read errors of a download with the request they belong
-// to.
+// to, and checks a body whose end proves nothing (see Download).
 type downloadBody struct {
 	rc     io.ReadCloser
 	prefix string
+	verify func() ([]byte, int64, error) // nil: the answer's framing proves the body whole
+	sum    hash.Hash                     // of what was read, when verify is set
+	n      int64
 }
 
 func (d *downloadBody) Read(p []byte) (int, error) {
 	n, err := d.rc.Read(p)
+	if d.verify != nil {
+		d.sum.Write(p[:n])
+		d.n += int64(n)
+		if err == io.EOF {
+			err = d.check()
+		}
+	}
 	if err != nil && err != io.EOF {
 		err = fmt.Errorf("%s: reading body: %w", d.prefix, err)
 	}
 	return n, err
+}
+
+// check compares the body read with a second download of the file.
+func (d *downloadBody) check() error {
+	verify := d.verify
+	d.verify = nil
+	h, n, err := verify()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: the answer had no length, and downloading it again to check failed: %w", ErrIncomplete, err)
+	case n != d.n || !bytes.Equal(h, d.sum.Sum(nil)):
+		return fmt.Errorf("%w: the answer had no length and ended after %d bytes; a second download has %d bytes", ErrIncomplete, d.n, n)
+	}
+	return io.EOF
 }
 
 func (d *downloadBody) Close() error { return d.rc.Close() }

@@ -2,11 +2,10 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 )
 
-// Scheduled tasks (§5).
+// Scheduled tasks (docs/api.md, "Scheduled tasks").
 
 // ListSchedule lists the account's scheduled tasks.
 func (c *Client) ListSchedule(ctx context.Context) ([]ScheduledTask, error) {
@@ -29,30 +28,12 @@ func (c *Client) GetSchedule(ctx context.Context, id int) (ScheduledTask, error)
 	return out, err
 }
 
-// UpdateSchedule changes the fields set in patch; ClearHour sends
-// "hour": null (daily → hourly).
+// UpdateSchedule changes the fields set in patch. An hourly task takes no
+// hour: "interval": "hourly" alone drops it, as the official clients do.
 func (c *Client) UpdateSchedule(ctx context.Context, id int, patch SchedulePatch) (ScheduledTask, error) {
 	var out ScheduledTask
-	_, err := c.send(ctx, http.MethodPatch, ep("schedule", idSeg(id)), schedulePatchBody(patch), &out, true)
+	_, err := c.send(ctx, http.MethodPatch, ep("schedule", idSeg(id)), patch, &out, true)
 	return out, err
-}
-
-// schedulePatchBody renders a patch, adding the explicit null that
-// omitempty cannot express.
-func schedulePatchBody(p SchedulePatch) any {
-	if !p.ClearHour {
-		return p
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return p
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return p
-	}
-	m["hour"] = nil
-	return m
 }
 
 // DeleteSchedule deletes a scheduled task.

@@ -8,10 +8,43 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
-// Web apps (§6). Python versions are given and returned in the "3.10" form;
+// Web apps (docs/api.md, "Web apps"). Python versions are given and returned in the "3.10" form;
 // creation alone sends "python310", as the API wants there.
+//
+// A reload, a creation and a certificate request are slow calls: the server
+// answers once the app has started (or the certificate is issued), so they
+// wait for their answer up to Config.SlowTimeout rather than Timeout. When
+// even that passes, the error wraps ErrNoAnswer: the request was sent, and
+// the server carries it out whether or not anyone waits for the answer.
+
+// ErrNoAnswer is wrapped by the error of a slow call that got no answer in
+// time, or a gateway's 504: it was sent and is probably done.
+var ErrNoAnswer = errors.New("sent, but no answer in time; probably done")
+
+// SlowTimeout is how long a slow call waits for its answer; 0: no limit.
+func (c *Client) SlowTimeout() time.Duration {
+	if c.slow <= 0 || c.timeout <= 0 {
+		return 0
+	}
+	return max(c.slow, c.timeout)
+}
+
+// slowCall makes cl a slow call: its own wait for the answer, and
+// ErrNoAnswer on a timeout.
+func (c *Client) slowCall(ctx context.Context, cl *call) error {
+	cl.timeout = -1
+	if d := c.SlowTimeout(); d > 0 {
+		cl.timeout = d
+	}
+	_, err := c.do(ctx, cl)
+	if err != nil && ctx.Err() == nil && (errors.Is(err, errStalled) || StatusOf(err) == http.StatusGatewayTimeout) {
+		return fmt.Errorf("%w: %w", ErrNoAnswer, err)
+	}
+	return err
+}
 
 // ListWebapps lists the account's web apps.
 func (c *Client) ListWebapps(ctx context.Context) ([]Webapp, error) {
@@ -29,11 +62,10 @@ func (c *Client) ListWebapps(ctx context.Context) ([]Webapp, error) {
 func (c *Client) CreateWebapp(ctx context.Context, domain, pythonVersion string) error {
 	e := ep("webapps")
 	form := url.Values{"domain_name": {domain}, "python_version": {createPythonVersion(pythonVersion)}}
-	_, err := c.do(ctx, &call{
+	return c.slowCall(ctx, &call{
 		method: http.MethodPost, ep: e, body: formBody(form), accept: jsonType,
 		decode: statusDecoder(http.MethodPost, e.raw),
 	})
-	return err
 }
 
 // GetWebapp fetches one web app.
@@ -73,12 +105,15 @@ func (c *Client) DisableWebapp(ctx context.Context, domain string) error {
 	return c.webappAction(ctx, domain, "disable", true)
 }
 
-// ReloadWebapp reloads a web app. When the server reloaded it but found no
-// CNAME for its custom domain (409 cname_error), the error wraps ErrCNAME and
-// can be treated as a warning. A reload is not retried once it may have
-// reached the server: it restarts the app's workers.
+// ReloadWebapp reloads a web app, a slow call (ErrNoAnswer). When the
+// server reloaded it but found no CNAME for its custom domain (409
+// cname_error), the error wraps ErrCNAME and can be treated as a warning. A
+// reload is not retried once it may have reached the server: it restarts
+// the app's workers.
 func (c *Client) ReloadWebapp(ctx context.Context, domain string) error {
-	err := c.webappAction(ctx, domain, "reload", false)
+	e := ep("webapps", domain, "reload")
+	err := c.slowCall(ctx, &call{method: http.MethodPost, ep: e, accept: jsonType,
+		decode: statusDecoder(http.MethodPost, e.raw)})
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict &&
 		(strings.Contains(strings.ToLower(apiErr.Message), "cname") || strings.Contains(strings.ToLower(apiErr.Body), "cname")) {
@@ -103,14 +138,15 @@ func (c *Client) GetSSL(ctx context.Context, domain string) (SSLInfo, error) {
 	return out, err
 }
 
-// InstallSSL installs a certificate (PEM chain) and its private key (PEM).
-// Installing the same pair twice is harmless, so it is retried as idempotent.
+// InstallSSL installs a certificate (PEM chain) and its private key (PEM), a
+// slow call. Installing the same pair twice is harmless, so it is retried as
+// idempotent.
 func (c *Client) InstallSSL(ctx context.Context, domain, cert, privateKey string) error {
 	return c.postSSL(ctx, domain, map[string]string{"cert": cert, "private_key": privateKey}, true)
 }
 
 // RequestLetsEncrypt switches a web app to an auto-renewed Let's Encrypt
-// certificate. Not retried once it may have reached the server: Let's
+// certificate, a slow call. Not retried once it may have reached the server: Let's
 // Encrypt rate-limits issuance.
 func (c *Client) RequestLetsEncrypt(ctx context.Context, domain string) error {
 	return c.postSSL(ctx, domain, map[string]string{"cert_type": "letsencrypt-auto-renew"}, false)
@@ -122,11 +158,10 @@ func (c *Client) postSSL(ctx context.Context, domain string, in map[string]strin
 	if err != nil {
 		return err
 	}
-	_, err = c.do(ctx, &call{
+	return c.slowCall(ctx, &call{
 		method: http.MethodPost, ep: e, body: b, accept: jsonType, safe: safe,
 		decode: statusDecoder(http.MethodPost, e.raw),
 	})
-	return err
 }
 
 // DeleteSSL removes a web app's certificate.

@@ -127,15 +127,27 @@ func claimDir(dir string) error {
 		}
 	}
 	// A cache made before owners were recorded has a lock file and nothing
-	// but pafs's names.
-	if len(ents) == 0 || hasOwner || hasLock && len(foreign) == 0 {
+	// but pafs's names. Without the lock file, pafs's names alone are taken
+	// only if none holds files pafs would delete: content/ is emptied of
+	// what pafs does not know at start (queue/ is checked for an owner
+	// later, and never emptied).
+	if len(ents) == 0 || hasOwner || len(foreign) == 0 && (hasLock || emptyOrAbsent(filepath.Join(dir, "content"))) {
 		return nil
+	}
+	if len(foreign) == 0 {
+		foreign = []string{"a content/ directory with files but no pafs lock file"}
 	}
 	if len(foreign) > 3 {
 		foreign = append(foreign[:3], "...")
 	}
 	return fmt.Errorf("cache dir %s is not empty and is not a pafs cache directory (it holds %s): pafs deletes and rewrites files in its cache directory, so pass an empty directory or a new path",
 		dir, strings.Join(foreign, ", "))
+}
+
+// emptyOrAbsent reports whether dir does not exist or holds nothing.
+func emptyOrAbsent(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return errors.Is(err, os.ErrNotExist) || err == nil && len(ents) == 0
 }
 
 // checkOwner compares dir's recorded owner with want. A directory without

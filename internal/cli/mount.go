@@ -116,7 +116,7 @@ func startMount(ctx context.Context, c *mountConfig, stderr io.Writer) (_ *mount
 		return nil, err
 	}
 	client, err := remote.New(remote.Config{BaseURL: baseURL, Username: c.username, Token: c.token,
-		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(c.retries), Timeout: c.timeout, Logger: m.log})
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(c.retries), Timeout: c.timeout, SlowTimeout: c.slowTimeout, Logger: m.log})
 	if err != nil {
 		// Flags were checked before; what is left is the token's form.
 		return nil, errors.New(strings.TrimPrefix(err.Error(), "remote: "))

@@ -41,6 +41,7 @@ type mountConfig struct {
 	transfers    int
 	retries      int
 	timeout      time.Duration
+	slowTimeout  time.Duration // --slow-timeout: the wait for a reload's answer (remote.Config.SlowTimeout)
 	localOnly    []string
 	readOnly     bool
 	allowOther   bool
@@ -80,6 +81,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.IntVar(&c.retries, "retries", 6, "retries of one request after a network error or a 5xx (a 429 is waited out without spending one); 0 turns retries and 429 waits off. Failed uploads are also requeued")
 	fl.DurationVar(&c.stopTimeout, "stop-timeout", time.Minute, "at stop (Ctrl-C, SIGTERM, unmount), give up when uploads keep failing and none has succeeded for this long; what is left stays queued for the next mount")
 	fl.DurationVar(&c.timeout, "timeout", 30*time.Second, "a request the server makes no progress on for this long fails and is retried (no answer to a read, a download gone silent)")
+	fl.DurationVar(&c.slowTimeout, "slow-timeout", 3*time.Minute, "how long a web app reload, a web app creation or a certificate request waits for its answer; after that a reload is probably done")
 	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
 	fl.DurationVar(&c.tempDelay, "temp-delay", vfs.DefaultTempDelay, "delay between close and upload for editors' temp, swap, lock and backup files (names like x~, .x.swp, #x#, 4913)")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")

@@ -36,6 +36,11 @@ func (c *Control) alwaysOnKind() *collection[remote.AlwaysOnTask, remote.AlwaysO
 		update: func(ctx context.Context, key string, cur, d T, p P, names []string) (T, error) {
 			return c.client.UpdateAlwaysOn(ctx, cur.ID, p)
 		},
+		get: func(ctx context.Context, key string) (T, error) {
+			id, _ := strconv.Atoi(key)
+			return c.client.GetAlwaysOn(ctx, id)
+		},
+		logs: func(t T) []string { return []string{alwaysOnLog(strconv.Itoa(t.ID))} },
 	}
 	col := &collection[T, P]{
 		kind:     k,
@@ -61,11 +66,15 @@ func (c *Control) alwaysOnKind() *collection[remote.AlwaysOnTask, remote.AlwaysO
 					if err := c.client.RestartAlwaysOn(ctx, id); err != nil {
 						return err
 					}
+					c.invalidate(alwaysOnLog(key)) // the restart is in it
 					c.log.Info("restarted always-on task", "id", id)
 					return nil
 				}}),
-			c.staticLink("log", path+"/log", "../../files/var/log/alwayson-log-"+key+".log"),
+			c.staticLink("log", path+"/log", "../../files"+alwaysOnLog(key)),
 		}
 	}
 	return col
 }
+
+// alwaysOnLog is the log file of the always-on task id.
+func alwaysOnLog(id string) string { return "/var/log/alwayson-log-" + id + ".log" }

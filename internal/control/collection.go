@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -114,16 +115,69 @@ func (col *collection[T, P]) createFrom(ctx context.Context, content []byte) err
 			return err
 		}
 	}
+	before, had := col.cache.peek()
 	obj, err := col.create(ctx, d)
 	if err != nil {
 		return err
 	}
+	var zero T
+	if col.cache.key(obj) == col.cache.key(zero) {
+		// The answer does not name the new object ({"status": "OK"}).
+		var ok bool
+		obj, ok = identify(ctx, col.c, col.cache, before, had, func(x T) bool { return col.same(d, x) })
+		if !ok {
+			col.c.notice("create", col.folder, "created a "+col.noun+", but the API's answer does not say which: ls "+col.folder)
+			col.notify("created " + col.noun)
+			return nil
+		}
+	}
 	col.cache.put(obj)
 	key := col.cache.key(obj)
 	col.c.setLatest(col.folder, key)
+	if col.logs != nil {
+		col.c.invalidate(col.logs(obj)...) // made by the server, not yet in files/'s listing
+	}
 	col.c.log.Info("created "+col.noun, "path", col.folder+"/"+key)
 	col.notify("created " + col.noun + " " + key)
 	return nil
+}
+
+// same says whether x shows every writable field as d does: x may be the
+// object made from d.
+func (col *collection[T, P]) same(d, x T) bool {
+	for _, f := range col.fields {
+		if f.writable() && f.show(d) != f.show(x) {
+			return false
+		}
+	}
+	return true
+}
+
+// identify finds the object a creation made when the API's answer did not
+// name it: in a list fetched now, the one object that matches what was
+// sent (match) and, when the list before the creation is known, was not
+// in it. When no single object qualifies (an identical one was there and
+// the list before is unknown), ok is false and the cached list is
+// forgotten, to be fetched again.
+func identify[T any](ctx context.Context, c *Control, l *listCache[T], before []T, had bool, match func(T) bool) (found T, ok bool) {
+	known := map[string]bool{}
+	for _, x := range before {
+		known[l.key(x)] = true
+	}
+	list, err := l.fetch(ctx)
+	n := 0
+	for _, x := range list {
+		if match(x) && !(had && known[l.key(x)]) {
+			found, n = x, n+1
+		}
+	}
+	if err != nil || n != 1 {
+		l.forget()
+		c.log.Warn("control: cannot tell which object a creation made", "candidates", n, "list error", fmt.Sprint(err))
+		var zero T
+		return zero, false
+	}
+	return found, true
 }
 
 // newFromJSON sets the members of a JSON object written to a new file on

@@ -99,7 +99,7 @@ func (c *Control) consoleDir(path string, id int, list *listCache[remote.Console
 		},
 		mtime: list.mtime,
 	}
-	output := file{mode: 0o444,
+	output := file{mode: 0o444, atOpen: true,
 		read: func(ctx context.Context) ([]byte, error) {
 			var out string
 			err := c.run(ctx, func(bg context.Context) (err error) {
@@ -162,9 +162,21 @@ func (c *Control) createConsole(ctx context.Context, content []byte) error {
 	if _, err := newFromJSON(consoleFields, "console", &req, content); err != nil {
 		return err
 	}
+	before, had := c.consoles.peek()
 	con, err := c.client.CreateConsole(ctx, req)
 	if err != nil {
 		return err
+	}
+	if con.ID == 0 {
+		// The answer does not name the console ({"status": "OK"}).
+		var ok bool
+		con, ok = identify(ctx, c, c.consoles, before, had, func(x remote.Console) bool {
+			return x.Executable == req.Executable && x.Arguments == req.Arguments && x.WorkingDirectory == req.WorkingDirectory
+		})
+		if !ok {
+			c.notice("create", "consoles", "created a console, but the API's answer does not say which: ls consoles")
+			return nil
+		}
 	}
 	c.consoles.put(con)
 	c.setLatest("consoles", strconv.Itoa(con.ID))

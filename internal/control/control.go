@@ -148,6 +148,27 @@ func (c *Control) fail(op, path string, err error) {
 	c.cfg.Errors.Add(op, path, err)
 }
 
+// notice tells the user, in the log and the status file's notices,
+// something that is not a failure but needs their attention (a reload is
+// needed, a slow action probably happened).
+func (c *Control) notice(op, path, msg string) {
+	c.log.Warn("control: "+msg, "path", path)
+	notices := c.cfg.Notices
+	if notices == nil {
+		notices = c.cfg.Errors
+	}
+	notices.Add(op, path, errors.New(msg))
+}
+
+// invalidate tells files/ that the server changed or made the files at
+// paths (logs, WSGI files) behind its caches: their next read, and the
+// next look at their folder, ask the server.
+func (c *Control) invalidate(paths ...string) {
+	if c.cfg.Files != nil && len(paths) > 0 {
+		c.cfg.Files.Invalidate(paths...)
+	}
+}
+
 // setLatest remembers the object this mount created last in a folder.
 func (c *Control) setLatest(folder, name string) {
 	c.mu.Lock()

@@ -46,11 +46,23 @@ type env struct {
 // mods change its configuration.
 func start(t *testing.T, mods ...func(*control.Config)) *env {
 	t.Helper()
-	emu := emulator.New(emulator.Config{Username: user, Token: testToken, RateLimit: -1})
+	return startWith(t, emulator.Config{}, nil, mods...)
+}
+
+// startWith is start with the emulator's configuration ecfg (its account,
+// token and rate limit are start's) and the client's changed by cmod.
+func startWith(t *testing.T, ecfg emulator.Config, cmod func(*remote.Config), mods ...func(*control.Config)) *env {
+	t.Helper()
+	ecfg.Username, ecfg.Token, ecfg.RateLimit = user, testToken, -1
+	emu := emulator.New(ecfg)
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	client, err := remote.New(remote.Config{BaseURL: srv.URL, Username: user, Token: testToken,
-		RateLimit: -1, RetryBase: time.Millisecond, MaxRetries: 2})
+	ccfg := remote.Config{BaseURL: srv.URL, Username: user, Token: testToken,
+		RateLimit: -1, RetryBase: time.Millisecond, MaxRetries: 2}
+	if cmod != nil {
+		cmod(&ccfg)
+	}
+	client, err := remote.New(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,11 @@ import (
 type file struct {
 	mode  uint32                                    // permission bits
 	read  func(ctx context.Context) ([]byte, error) // nil: reads empty
-	peek  func() ([]byte, bool)                     // content from the cache, no request: the size
+	peek  func() ([]byte, bool)                     // content from the cache, no request
 	mtime func() time.Time
+	// atOpen: read asks the API at each open (a console's output, which
+	// changes all the time), so a stat does not, and reports size 0.
+	atOpen bool
 	// write is what writing the file means and when it takes effect
 	// (write.go); nil for read-only files.
 	write writePolicy
@@ -62,15 +65,32 @@ func (f *File) Mtime() time.Time {
 	return f.c.orStarted(f.spec.mtime())
 }
 
-// Size is the size of what h holds, or without a handle of what the cache
-// holds (no request: a stat must not cost one; 0 when nothing is cached).
-func (f *File) Size(h Handle) int {
-	if h != nil {
+// statWait bounds how long a stat waits for the content it reports the
+// size of: with the API slow or down, it reports the cached content's
+// size (or 0) rather than hang ls. The fetch goes on for the next reader.
+const statWait = 3 * time.Second
+
+// Size is the size of what h holds, or without a handle of what a read
+// would return now: `[ -s account/system_image ]` and `ls -l` tell the
+// truth. That may cost the fetch a read would make (a list or a setting,
+// cached for the TTL). Triggers and other write-only files read empty:
+// 0. A file read anew at each open (atOpen) reports 0 too.
+func (f *File) Size(ctx context.Context, h Handle) int {
+	switch {
+	case h != nil:
 		return h.Size()
+	case f.spec.atOpen || f.spec.read == nil:
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, statWait)
+	defer cancel()
+	if b, err := f.spec.read(ctx); err == nil {
+		return len(b)
 	}
 	if f.spec.peek != nil {
-		b, _ := f.spec.peek()
-		return len(b)
+		if b, ok := f.spec.peek(); ok {
+			return len(b)
+		}
 	}
 	return 0
 }

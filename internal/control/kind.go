@@ -3,6 +3,8 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"syscall"
@@ -28,8 +30,14 @@ type kind[T, P any] struct {
 	// members are set on d; written holds the members given.
 	check func(ctx context.Context, cur T, d *T, written map[string]bool) error
 	// update sends p, the PATCH of the named fields of d (patchOf), and
-	// returns the object as the API now has it.
+	// returns the API's answer (see answered).
 	update func(ctx context.Context, key string, cur, d T, p P, names []string) (T, error)
+	// get fetches the object named key alone: the API's answers to writes
+	// are not always the object.
+	get func(ctx context.Context, key string) (T, error)
+	// logs, if set, are the files in files/ the server writes for an
+	// object (its log): they are refreshed when made or renamed.
+	logs func(T) []string
 }
 
 // field is one member of an object and its one-value file. name is the
@@ -219,11 +227,47 @@ func (k *kind[T, P]) change(ctx context.Context, key string, edit func(cur T, d 
 	}
 	p, _, _ := k.patchOf(&d, names)
 	updated, err := k.update(ctx, key, cur, d, p, names)
-	if err != nil {
+	if err == nil {
+		updated, err = k.answered(ctx, key, updated)
+	}
+	switch {
+	case errors.Is(err, errUnconfirmed):
+		return nil
+	case err != nil:
 		return err
 	}
 	k.cache.put(updated)
+	if k.logs != nil && !slices.Equal(k.logs(cur), k.logs(updated)) {
+		k.c.invalidate(k.logs(updated)...) // a new log name files/ has not listed
+	}
 	return nil
+}
+
+// errUnconfirmed is the outcome of a change the API made but whose result
+// is unknown: its answer was not the object, and fetching the object
+// failed. The cached list is to be fetched again rather than updated.
+var errUnconfirmed = errors.New("changed, but the object as it is now is unknown")
+
+// answered returns v, the API's answer to a change of the object key, if
+// it names that object. Otherwise ({"status": "OK"}, an empty body, whose
+// decoding names nothing) the object is fetched alone, so that nothing
+// but the object itself is ever cached; if that fails, the list is
+// forgotten and the error is errUnconfirmed.
+func (k *kind[T, P]) answered(ctx context.Context, key string, v T) (T, error) {
+	if k.cache.key(v) == key {
+		return v, nil
+	}
+	got, err := k.get(ctx, key)
+	if err == nil && k.cache.key(got) == key {
+		return got, nil
+	}
+	if err == nil {
+		err = fmt.Errorf("the answer names %q", k.cache.key(got))
+	}
+	k.cache.forget()
+	k.c.log.Warn("control: a "+k.noun+" was changed, but the API's answer is not the "+k.noun+
+		" and fetching it failed; the list will be fetched again", "key", key, "error", err.Error())
+	return v, errUnconfirmed
 }
 
 // sameJSON compares two JSON values by meaning, not spelling.

@@ -23,6 +23,16 @@ func (c *Control) scheduleKind() *collection[remote.ScheduledTask, remote.Schedu
 		update: func(ctx context.Context, key string, cur, d remote.ScheduledTask, p remote.SchedulePatch, names []string) (remote.ScheduledTask, error) {
 			return c.client.UpdateSchedule(ctx, cur.ID, p)
 		},
+		get: func(ctx context.Context, key string) (remote.ScheduledTask, error) {
+			id, _ := strconv.Atoi(key)
+			return c.client.GetSchedule(ctx, id)
+		},
+		logs: func(t remote.ScheduledTask) []string {
+			if p := taskLogPath(t.Logfile, c.client.Username()); p != "" {
+				return []string{p}
+			}
+			return nil
+		},
 	}
 	col := &collection[remote.ScheduledTask, remote.SchedulePatch]{
 		kind:     k,
@@ -95,9 +105,15 @@ func scheduleFields() []field[remote.ScheduledTask, remote.SchedulePatch] {
 				}
 				return nil
 			}},
-		// An hour that went away (the task became hourly) is sent as null.
+		// An hourly task's PATCH carries no hour, not even null: the
+		// official clients never send one, and the server may refuse it.
+		// "interval": "hourly" alone drops the hour.
 		{name: "hour", mode: 0o644, show: func(t T) string { return showHour(t.Hour) },
-			patch: func(p *P, t *T) { p.Hour, p.ClearHour = t.Hour, t.Hour == nil },
+			patch: func(p *P, t *T) {
+				if t.Interval != "hourly" {
+					p.Hour = t.Hour
+				}
+			},
 			set: func(t *T, v string) error {
 				if v == "" {
 					t.Hour = nil
@@ -144,9 +160,17 @@ func checkSchedule(ctx context.Context, cur remote.ScheduledTask, d *remote.Sche
 	return nil
 }
 
-// taskLogLink is the link from schedule/ID/log to the task's log in files/:
-// logfile is a web path, /user/{u}/files/var/log/...
+// taskLogLink is the link from schedule/ID/log to the task's log in files/.
 func taskLogLink(logfile, user string) string {
+	if p := taskLogPath(logfile, user); p != "" {
+		return "../../files" + p
+	}
+	return ""
+}
+
+// taskLogPath is the file of a task's log: logfile is a web path,
+// /user/{u}/files/var/log/...; "" if it is not one.
+func taskLogPath(logfile, user string) string {
 	p := strings.TrimPrefix(logfile, "/user/"+user+"/files")
 	if p == logfile && !strings.HasPrefix(p, "/var/") {
 		if i := strings.Index(p, "/files/"); i >= 0 {
@@ -156,5 +180,5 @@ func taskLogLink(logfile, user string) string {
 	if !strings.HasPrefix(p, "/") {
 		return ""
 	}
-	return "../../files" + p
+	return p
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"strings"
 
 	"github.com/pafs/pafs/remote"
@@ -89,23 +90,27 @@ func earlySSL(content []byte) (bool, error) {
 	return false, nil
 }
 
-// installSSL installs what was written to ssl/install.
+// installSSL installs what was written to ssl/install. A request the
+// server did not answer in time is probably done (issuing a certificate
+// takes a while): the notices say so.
 func (c *Control) installSSL(ctx context.Context, domain string, content []byte) error {
-	if trimValue(content) == letsEncrypt {
-		if err := c.client.RequestLetsEncrypt(ctx, domain); err != nil {
+	what, send := "requested a Let's Encrypt certificate", func() error { return c.client.RequestLetsEncrypt(ctx, domain) }
+	if trimValue(content) != letsEncrypt {
+		chain, key, err := splitPEM(content)
+		if err != nil {
 			return err
 		}
-		c.log.Info("requested a Let's Encrypt certificate", "domain", domain)
+		what, send = "installed a certificate", func() error { return c.client.InstallSSL(ctx, domain, chain, key) }
+	}
+	err := send()
+	if errors.Is(err, remote.ErrNoAnswer) {
+		c.notice("ssl", "webapps/"+domain+"/ssl/install", "certificate sent, "+c.noAnswer()+"; probably done: cat ssl/info.json later")
 		return nil
 	}
-	chain, key, err := splitPEM(content)
 	if err != nil {
 		return err
 	}
-	if err := c.client.InstallSSL(ctx, domain, chain, key); err != nil {
-		return err
-	}
-	c.log.Info("installed a certificate", "domain", domain)
+	c.log.Info(what, "domain", domain)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/pafs/pafs/remote"
@@ -44,6 +43,10 @@ func (c *Control) staticFiles(domain string) *collection[remote.StaticFile, stat
 					c.remindReload(domain, "changed static file mapping "+key)
 				}
 				return s, err
+			},
+			get: func(ctx context.Context, key string) (T, error) {
+				id, _ := strconv.Atoi(key)
+				return c.client.GetStaticFile(ctx, domain, id)
 			},
 		},
 		folder:   "webapps/" + domain + "/static_files",
@@ -97,6 +100,10 @@ func (c *Control) staticHeaders(domain string) *collection[remote.StaticHeader, 
 				}
 				return h, err
 			},
+			get: func(ctx context.Context, key string) (T, error) {
+				id, _ := strconv.Atoi(key)
+				return c.client.GetStaticHeader(ctx, domain, id)
+			},
 		},
 		folder:   "webapps/" + domain + "/static_headers",
 		required: []string{"url", "name", "value"},
@@ -131,11 +138,5 @@ type staticHeaderPatch struct {
 // remindReload tells the user, in the log and the status file, that a web
 // app serves a change only after a reload.
 func (c *Control) remindReload(domain, what string) {
-	msg := what + ": touch webapps/" + domain + "/reload to apply it"
-	c.log.Info("reload needed", "domain", domain, "why", msg)
-	notices := c.cfg.Notices
-	if notices == nil {
-		notices = c.cfg.Errors
-	}
-	notices.Add("reload needed", "webapps/"+domain, errors.New(msg))
+	c.notice("reload needed", "webapps/"+domain, what+": touch webapps/"+domain+"/reload to apply it")
 }

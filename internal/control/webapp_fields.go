@@ -21,6 +21,7 @@ func (c *Control) webappKind() *kind[remote.Webapp, remote.WebappPatch] {
 		readonly: []string{"user", "expiry"},
 		check:    c.checkWebapp,
 		update:   c.updateWebapp,
+		get:      c.client.GetWebapp,
 	}
 }
 
@@ -117,22 +118,25 @@ func (c *Control) checkWebapp(ctx context.Context, cur remote.Webapp, d *remote.
 // updateWebapp sends the configuration fields in one PATCH, then enables or
 // disables the site (its own endpoint: the only field without a PATCH
 // member). If that fails, the PATCH is undone, so that a config.json write
-// is applied whole or not at all.
+// is applied whole or not at all. The API may not report enabled: what
+// this mount knows of it is kept.
 func (c *Control) updateWebapp(ctx context.Context, domain string, cur, d remote.Webapp, p remote.WebappPatch, names []string) (remote.Webapp, error) {
 	undo, patched, toggle := c.webapps.patchOf(&cur, names)
 	out := cur
+	var unconfirmed error
 	if patched {
 		w, err := c.client.UpdateWebapp(ctx, domain, p)
 		if err != nil {
 			return cur, err
 		}
+		w, unconfirmed = c.webapps.answered(ctx, domain, w)
 		if w.Enabled == nil {
 			w.Enabled = cur.Enabled
 		}
 		out = w
 	}
 	if !toggle || d.Enabled == nil {
-		return out, nil
+		return out, unconfirmed
 	}
 	if err := c.setEnabled(ctx, domain, *d.Enabled); err != nil {
 		if patched {
@@ -144,7 +148,7 @@ func (c *Control) updateWebapp(ctx context.Context, domain string, cur, d remote
 	}
 	on := *d.Enabled
 	out.Enabled = &on
-	return out, nil
+	return out, unconfirmed
 }
 
 func (c *Control) setEnabled(ctx context.Context, domain string, on bool) error {

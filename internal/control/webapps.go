@@ -3,8 +3,11 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pafs/pafs/internal/rpath"
 	"github.com/pafs/pafs/remote"
@@ -50,9 +53,18 @@ func (c *Control) createWebapp(ctx context.Context, domain string) error {
 	if version == "" {
 		return invalidf("the account's default Python 3 version is unknown: cannot create %s", domain)
 	}
-	if err := c.client.CreateWebapp(ctx, domain, version); err != nil {
+	err := c.client.CreateWebapp(ctx, domain, version)
+	if errors.Is(err, remote.ErrNoAnswer) {
+		// Probably being made: the list will show it once it is.
+		c.webapps.cache.forget()
+		return fmt.Errorf("web app %s: creation sent, %s; it probably appears in webapps/ soon: %w",
+			domain, c.noAnswer(), err)
+	}
+	if err != nil {
 		return err
 	}
+	// The server made its WSGI file and logs.
+	c.invalidate(append(webappLogs(domain), wsgiPath(domain))...)
 	w, err := c.client.GetWebapp(ctx, domain)
 	if err != nil {
 		c.webapps.cache.forget()
@@ -61,6 +73,15 @@ func (c *Control) createWebapp(ctx context.Context, domain string) error {
 	c.webapps.cache.put(w)
 	c.log.Info("created web app", "domain", domain, "python", version)
 	return nil
+}
+
+// noAnswer says, for messages, how long a slow call waited in vain.
+func (c *Control) noAnswer() string {
+	d := c.client.SlowTimeout()
+	if d <= 0 {
+		return "no answer"
+	}
+	return "no answer within " + strconv.Itoa(int(d.Round(time.Second)/time.Second)) + " s"
 }
 
 // webappDir is one web app's folder.
@@ -95,11 +116,20 @@ func withMode(f file, mode uint32) file {
 func (c *Control) logsDir(domain string) *Dir {
 	path := "webapps/" + domain + "/logs"
 	var ents []Entry
-	for _, kind := range []string{"access", "error", "server"} {
-		ents = append(ents, c.staticLink(kind+".log", path+"/"+kind+".log",
-			"../../../files/var/log/"+domain+"."+kind+".log"))
+	for _, p := range webappLogs(domain) {
+		name := strings.TrimPrefix(p, "/var/log/"+domain+".")
+		ents = append(ents, c.staticLink(name, path+"/"+name, "../../../files"+p))
 	}
 	return c.newDir(path, staticList(ents...))
+}
+
+// webappLogs are a web app's access, error and server logs.
+func webappLogs(domain string) []string {
+	out := make([]string, 0, 3)
+	for _, kind := range []string{"access", "error", "server"} {
+		out = append(out, "/var/log/"+domain+"."+kind+".log")
+	}
+	return out
 }
 
 // wsgiPath is a web app's WSGI file: dots become underscores, lowercased.
@@ -131,13 +161,18 @@ func (c *Control) reload(ctx context.Context, domain, why string) error {
 		c.auto.reloading(domain)
 	}
 	err = c.client.ReloadWebapp(ctx, domain)
-	if errors.Is(err, remote.ErrCNAME) {
+	switch {
+	case errors.Is(err, remote.ErrCNAME):
 		c.log.Warn("web app reloaded, but its domain has no CNAME record pointing to PythonAnywhere", "domain", domain)
-		err = nil
-	}
-	if err != nil {
+	case errors.Is(err, remote.ErrNoAnswer):
+		// Sent and never retried (it restarts the workers): the server
+		// goes on with it whether or not anyone waits.
+		c.notice(why, "webapps/"+domain+"/reload", "reload sent, "+c.noAnswer()+"; probably done")
+	case err != nil:
 		return err
+	default:
+		c.log.Info("reloaded web app", "domain", domain, "by", why)
 	}
-	c.log.Info("reloaded web app", "domain", domain, "by", why)
+	c.invalidate(webappLogs(domain)...) // the reload wrote to them
 	return nil
 }

@@ -57,8 +57,8 @@ func TestWebappFolder(t *testing.T) {
 	// Sizes come from the cache without a request.
 	f := e.file(d + "/source_directory")
 	before := e.counts()
-	if f.Size(nil) != len("/home/alice/mysite\n") {
-		t.Errorf("size %d", f.Size(nil))
+	if f.Size(e.ctx, nil) != len("/home/alice/mysite\n") {
+		t.Errorf("size %d", f.Size(e.ctx, nil))
 	}
 	if f.Mtime().IsZero() || e.dir(d).Mtime().IsZero() {
 		t.Error("zero mtime")

@@ -41,8 +41,8 @@ func TestWriteValue(t *testing.T) {
 	if w, _ := e.emu.Webapp(appA); w.SourceDirectory != long+"b" || patches() != 1 {
 		t.Errorf("not applied at the newline: %d PATCHes", patches())
 	}
-	if f.Size(h) != len(long)+2 {
-		t.Errorf("size through the handle %d", f.Size(h))
+	if f.Size(e.ctx, h) != len(long)+2 {
+		t.Errorf("size through the handle %d", f.Size(e.ctx, h))
 	}
 	e.must("flush", h.Flush(e.ctx))
 	h.Release()

@@ -255,6 +255,19 @@ func TestCacheDirForeign(t *testing.T) {
 	}
 	sameSnapshot(t, "foreign directory", snapshot(t, foreign), before)
 
+	// A directory that only looks like a cache (a content/ of someone's
+	// files, no lock file): pafs would empty content/, so it refuses.
+	lookalike := t.TempDir()
+	os.Chmod(lookalike, 0o755)
+	writeLocal(t, filepath.Join(lookalike, "content", "photo.jpg"), []byte("not a cache item\n"))
+	before = snapshot(t, lookalike)
+	out, code = tryMount(t, []string{"API_TOKEN=good-token"}, func() bool { return false },
+		"--api-url", srv.URL, "--username", "alice", "--cache-dir", lookalike, t.TempDir())
+	if code == 0 || !strings.Contains(out, "content/") {
+		t.Errorf("mount with a content/ of foreign files as --cache-dir: exit %d, output %q", code, out)
+	}
+	sameSnapshot(t, "look-alike directory", snapshot(t, lookalike), before)
+
 	// A new path is created private; an empty directory is taken as is.
 	fresh := filepath.Join(t.TempDir(), "new", "cache")
 	empty := t.TempDir()

@@ -38,6 +38,10 @@ type Report struct {
 	Errors     []Event    `json:"last_errors"`
 	ErrorCount int        `json:"error_count"`
 	Notices    []Event    `json:"notices"`
+	// Conflicts are files changed both here and on the server, each kept in
+	// both versions; ConflictCount counts them all.
+	Conflicts     []vfs.Conflict `json:"conflicts"`
+	ConflictCount int            `json:"conflict_count"`
 	// Where the upload queue waits for the next mount, for `pafs unmount`.
 	CacheDir       string `json:"cache_dir"`
 	CacheTemporary bool   `json:"cache_temporary,omitempty"`
@@ -129,6 +133,7 @@ func (s *Source) Collect() Report {
 		r.Queue = queue(s.Files, now())
 		mh, mm, ch, cm, cb := s.Files.CacheStats()
 		r.Cache = Cache{ListingHits: mh, ListingMisses: mm, ContentHits: ch, ContentMisses: cm, ContentBytes: cb}
+		r.Conflicts, r.ConflictCount = s.Files.Conflicts()
 	}
 	if s.Errors != nil {
 		r.Errors, r.ErrorCount = s.Errors.List()

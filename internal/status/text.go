@@ -13,6 +13,7 @@ func (r Report) Text() string {
 	r.writeEndpoints(&b)
 	r.writeQueue(&b)
 	r.writeCache(&b)
+	r.writeConflicts(&b)
 	r.writeNotices(&b)
 	r.writeErrors(&b)
 	return b.String()
@@ -100,6 +101,18 @@ func (r Report) writeCache(b *strings.Builder) {
 	c := r.Cache
 	fmt.Fprintf(b, "Cache: listings %s hit, file contents %s hit, %s on disk\n\n",
 		rate(c.ListingHits, c.ListingMisses), rate(c.ContentHits, c.ContentMisses), bytes(c.ContentBytes))
+}
+
+func (r Report) writeConflicts(b *strings.Builder) {
+	if len(r.Conflicts) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "Conflicts: changed here and on the server, both versions kept (%d in all):\n", r.ConflictCount)
+	for _, c := range r.Conflicts {
+		fmt.Fprintf(b, "  %s  %s: yours is %s, the server's is %s (%s)\n",
+			c.Time.Format("15:04:05"), c.Path, c.Yours, c.Theirs, c.Why)
+	}
+	b.WriteString("\n")
 }
 
 func (r Report) writeNotices(b *strings.Builder) {

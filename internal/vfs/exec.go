@@ -3,6 +3,8 @@ package vfs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,27 +41,53 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 	}
 	it := e.item
 	it.Ref()
+	replayed := f.replayed[op.ID]
 	f.mu.Unlock()
 	defer it.Release()
+	// No upload is ever skipped because pafs remembers the server holding
+	// this content: it may hold something else by now (sums.go). Before an
+	// upload overwrites a version pafs never showed, that version is kept.
+	if replayed {
+		done, err := f.checkReplayed(ctx, op, e, it)
+		if err != nil {
+			return err // checked again at the next attempt
+		}
+		f.mu.Lock()
+		delete(f.replayed, op.ID)
+		f.mu.Unlock()
+		if done {
+			return nil
+		}
+	} else if f.changedElsewhere(op) {
+		if err := f.keepServerCopy(ctx, op); err != nil {
+			return err
+		}
+	}
 	var (
-		r      *io.SectionReader
-		gen    uint64
-		h      [32]byte
-		hashed bool
+		r    *io.SectionReader
+		sr   *sentReader
+		gen  uint64
+		note = func(h [sha256.Size]byte) {
+			// Should pafs die now, the next run knows this content on the
+			// server for its own (checkReplayed).
+			if err := f.q.NoteSent(op.ID, hex.EncodeToString(h[:])); err != nil {
+				f.report("queue", op.Path, err)
+			}
+		}
 	)
 	for try := 0; ; try++ {
 		var err error
 		if r, gen, err = it.Snapshot(); err != nil {
 			return err
 		}
-		h, hashed = hashOf(r)
-		if try == 0 && hashed && f.sums.same(op.Path, h, r.Size(), f.o.Now(), f.o.ContentTTL) {
-			return f.uploadedLocked(e, it, op, gen, r.Size(), false)
-		}
-		_, err = f.r.Upload(ctx, op.Path, r)
+		sr = newSentReader(r, note)
+		_, err = f.r.Upload(ctx, op.Path, sr)
 		if err == nil {
 			break
 		}
+		// It may have landed: whatever the server holds is now of this
+		// mount's doing as far as conflicts go.
+		f.seen.unknown(op.Path, f.o.Now())
 		if errors.Is(err, remote.ErrSourceShrank) && try < 3 {
 			continue // truncated while being sent: send what it holds now
 		}
@@ -67,8 +95,10 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		return err
 	}
 	f.serverUp()
-	if hashed {
-		f.sums.put(op.Path, h, r.Size(), f.o.Now())
+	if h, ok := sr.sentSum(); ok {
+		f.seen.content(op.Path, h, true, f.o.Now())
+	} else {
+		f.seen.unknown(op.Path, f.o.Now())
 	}
 	defer f.notifyUploaded(op.Path)
 	return f.uploadedLocked(e, it, op, gen, r.Size(), true)
@@ -85,6 +115,7 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 	f.confirmLocked(op.Path, false)
 	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) { a.Size = size })
 	if f.ov.get(op.Path) != e || e.op != op.ID {
+		f.rebaseLocked(op.Path)
 		return nil
 	}
 	e.op, e.remote, e.due = 0, true, time.Time{}
@@ -95,12 +126,27 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 		return nil
 	}
 	// Written again while uploading: send the new content too.
-	return f.addUploadLocked(e, e.writers > 0)
+	// This upload succeeded either way: a failure to journal the next one
+	// is reported and retried by requeueLoop.
+	_ = f.addUploadLocked(e, e.writers > 0)
+	return nil
 }
 
 // confirmLocked records that the server now has p (and so its parents).
 func (f *FS) confirmLocked(p string, isDir bool) {
 	f.recordLocked(p, kFile, isDir)
+	// Inside a directory made here again while the delete of the one that
+	// was there is still queued, p belongs to the old tree (anything sent
+	// into the new one waits for that delete): the delete takes it. The new
+	// directory neither holds p nor reaches the server through it, so only
+	// what is above it is confirmed.
+	for d, _ := rpath.Split(p); d != "/"; d, _ = rpath.Split(d) {
+		if e := f.ov.get(d); e != nil && e.kind == kDir && e.gone != 0 {
+			if _, _, queued := f.q.Get(e.gone); queued {
+				p, isDir = d, true
+			}
+		}
+	}
 	dir, name := rpath.Split(p)
 	f.meta.AddEntry(dir, name, isDir)
 	for d := dir; d != "/"; {
@@ -112,8 +158,11 @@ func (f *FS) confirmLocked(p string, isDir bool) {
 				e.remote = true
 			}
 			f.recordLocked(d, kDir, true)
-			f.meta.AddEntry(parent, dname, true)
 		}
+		// The server has d now, whatever a cached listing of its parent
+		// says: an upload creates missing directories (one gone from the
+		// server since, or one whose mkdir a replay found elided).
+		f.meta.AddEntry(parent, dname, true)
 		d = parent
 	}
 }
@@ -136,7 +185,7 @@ func (f *FS) execDelete(ctx context.Context, op writeback.Op) error {
 // deletedLocked records that the server no longer holds p.
 func (f *FS) deletedLocked(p string) {
 	f.recordLocked(p, kGone, false)
-	f.sums.drop(p, f.o.Now(), f.o.ContentTTL)
+	f.seen.deleted(p, f.o.Now())
 	dir, name := rpath.Split(p)
 	f.meta.RemoveEntry(dir, name)
 }
@@ -207,6 +256,9 @@ func (f *FS) recover(ops []writeback.Op) {
 	for _, op := range ops {
 		switch op.Kind {
 		case writeback.Upload:
+			// What the run that died sent, by any of its uploads of the path,
+			// is this mount's own doing when the server shows it.
+			f.replayedSent[op.Path] = append(f.replayedSent[op.Path], op.SentSums...)
 			if latest[op.Item] != op.ID {
 				// Superseded by a later upload of the same data (a rename).
 				f.q.Cancel(op.ID)
@@ -219,6 +271,11 @@ func (f *FS) recover(ops []writeback.Op) {
 				continue
 			}
 			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID, tempNamed: f.local.match(op.Path)})
+			if op.Base != "" {
+				// The server may have changed since this was journalled (pafs
+				// was dead, perhaps for long): checked before it is sent.
+				f.replayed[op.ID] = true
+			}
 		case writeback.Delete:
 			// The journal does not say whether a file or a directory was
 			// deleted: take it for a directory, whose delete a new file of

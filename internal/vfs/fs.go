@@ -77,8 +77,10 @@ type FS struct {
 
 	flights  singleflight.Group // coalesces listings and downloads of one path
 	uploaded listeners
-	sums     sums  // what the server holds, for skipping uploads it has already
+	seen     seen  // what the server holds, as far as this mount knows (conflicts)
 	walks    walks // recent listings, to list ahead of tree walks
+
+	conflicts conflicts // found, for the status file
 
 	mu      sync.Mutex
 	ov      overlay
@@ -89,6 +91,17 @@ type FS struct {
 	closeMu sync.Once
 
 	downUntil atomic.Int64 // unix nanoseconds; see serverDown
+
+	// replayed are the uploads left by an earlier run that are checked
+	// against the server before they are sent; replayedSent, by path, what
+	// that run's attempts sent (conflict.go). Guarded by mu.
+	replayed     map[uint64]bool
+	replayedSent map[string][]string
+
+	// unqueued are local files whose upload could not be journalled (a
+	// full or read-only cache disk): requeueLoop tries again until it is,
+	// so changed data never stays without an upload. Guarded by mu.
+	unqueued map[*entry]bool
 }
 
 // New opens the caches and the upload queue under o.CacheDir, recovers what
@@ -120,7 +133,8 @@ func New(r Remote, o Options) (*FS, error) {
 	if o.CacheDir == "" {
 		return nil, errors.New("vfs: no cache directory")
 	}
-	f := &FS{o: o, r: r, log: o.Logger, epoch: o.Now().Truncate(time.Second), ov: newOverlay()}
+	f := &FS{o: o, r: r, log: o.Logger, epoch: o.Now().Truncate(time.Second), ov: newOverlay(),
+		replayed: map[uint64]bool{}, replayedSent: map[string][]string{}}
 	lo, err := newLocalOnly(o.LocalOnly)
 	if err != nil {
 		return nil, err
@@ -129,7 +143,8 @@ func New(r Remote, o Options) (*FS, error) {
 	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
 	f.meta = cache.NewMeta(cache.MetaOptions{TTL: o.DirCacheTime, Now: o.Now})
 	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
-		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle})
+		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle,
+		OnError: f.report})
 	if q == nil {
 		return nil, fmt.Errorf("vfs: %w", errors.Join(errs...))
 	}
@@ -150,6 +165,7 @@ func New(r Remote, o Options) (*FS, error) {
 	}
 	f.recover(recovered)
 	q.Start(f)
+	go f.requeueLoop()
 	return f, nil
 }
 
@@ -163,6 +179,12 @@ func (f *FS) Close() {
 
 // Drain uploads everything queued, reporting progress, until done or ctx ends.
 func (f *FS) Drain(ctx context.Context, progress func(writeback.Progress)) error {
+	f.mu.Lock()
+	n := f.requeueLocked()
+	f.mu.Unlock()
+	if n > 0 {
+		return fmt.Errorf("%d changed files could not be queued for upload (the cache disk refuses the journal): their data stays in the cache directory; free space and mount again", n)
+	}
 	return f.q.Drain(ctx, progress)
 }
 

@@ -144,7 +144,7 @@ func (f *FS) fetchListing(dir string) (l *cache.Listing, asOf uint64, err error)
 	f.patchLocked(dir, ents, since)
 	asOf = f.seq
 	f.mu.Unlock()
-	f.sums.keepListed(dir, ents)
+	f.seen.listed(dir, ents, f.o.Now())
 	l = &cache.Listing{Entries: ents, Fetched: f.o.Now()}
 	f.meta.PutListing(dir, l)
 	return l, asOf, nil

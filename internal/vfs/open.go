@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,7 @@ func (f *FS) download(p string) error {
 		return syscall.EIO // fetch serves the copy at hand
 	}
 	ctx, stop, cancel := f.askCtx(haveStale)
+	mark := f.seen.mark(p)
 	dl, err := f.r.Download(ctx, p)
 	if stop() {
 		if err == nil {
@@ -78,19 +80,14 @@ func (f *FS) download(p string) error {
 		defer cancel()
 		defer it.Release()
 		defer dl.Body.Close()
-		body := io.Reader(dl.Body)
-		sm := newSummer(dl.Size)
-		if sm != nil {
-			body = io.TeeReader(body, sm.w)
-		}
-		if err := it.Fill(body, dl.Size); err != nil {
+		// Hashed as it streams: what the server holds, for conflicts.
+		sum := sha256.New()
+		if err := it.Fill(io.TeeReader(dl.Body, sum), dl.Size); err != nil {
 			f.report("download", p, err)
 			return
 		}
 		sz, _ := it.Size()
-		if sm != nil {
-			f.sums.put(p, sm.sum(), sz, f.o.Now())
-		}
+		f.seen.downloaded(p, sumOf(sum.Sum(nil)), mark, f.o.Now())
 		f.meta.UpdateAttr(p, func(a *cache.Attr) {
 			a.Size = sz
 			if !dl.ModTime.IsZero() {
@@ -148,7 +145,7 @@ func (f *FS) openWrite(ctx context.Context, p string, flags int) (*Handle, error
 	if trunc {
 		it, err = f.content.New(p, true)
 		if err != nil {
-			return nil, syscall.EIO
+			return nil, f.localErrno("open", p, err)
 		}
 	} else {
 		if it, err = f.fetch(ctx, p); err != nil {
@@ -243,7 +240,7 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 	}
 	it, err := f.content.New(p, true)
 	if err != nil {
-		return nil, Attr{}, syscall.EIO
+		return nil, Attr{}, f.localErrno("create", p, err)
 	}
 	e := &entry{path: p, kind: kFile, item: it, remote: remoteHas, tempNamed: f.local.match(p)}
 	f.ov.set(e)
@@ -282,13 +279,18 @@ func (h *Handle) Write(p []byte, off int64) (int, error) {
 		off, _ = h.item.Size()
 	}
 	n, err := h.item.WriteAt(p, off)
-	if err != nil {
-		return n, syscall.EIO
+	var qerr error
+	if n > 0 {
+		// Even a partial write changed the file: it must be uploaded.
+		h.f.mu.Lock()
+		h.f.touchLocked(h.e.path, -1)
+		qerr = h.f.wroteLocked(h.e)
+		h.f.mu.Unlock()
 	}
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
-	h.f.touchLocked(h.e.path, -1)
-	return n, h.f.wroteLocked(h.e)
+	if err != nil {
+		return n, h.f.localErrno("write", h.e.path, err)
+	}
+	return n, qerr
 }
 
 // Truncate sets the file's size through the handle.
@@ -297,7 +299,7 @@ func (h *Handle) Truncate(size int64) error {
 		return syscall.EBADF
 	}
 	if err := h.item.Truncate(size); err != nil {
-		return syscall.EIO
+		return h.f.localErrno("truncate", h.e.path, err)
 	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()

@@ -33,17 +33,61 @@ func (f *FS) addUploadLocked(e *entry, held bool) error {
 func (f *FS) uploadOpLocked(e *entry, held bool) writeback.Op {
 	sz, _ := e.item.Size()
 	return writeback.Op{Kind: writeback.Upload, Path: e.path, Item: e.item.ID(),
-		Size: sz, Held: held, NotBefore: f.o.Now().Add(f.delayLocked(e)), Deadline: f.dueLocked(e)}
+		Size: sz, Held: held, NotBefore: f.o.Now().Add(f.delayLocked(e)), Deadline: f.dueLocked(e),
+		Base: f.baseLocked(e.path)}
 }
 
 func (f *FS) queueUploadLocked(e *entry, op writeback.Op) error {
 	id, err := f.q.Add(op)
 	if err != nil {
-		f.report("queue", e.path, err)
-		return syscall.EIO
+		if f.unqueued == nil {
+			f.unqueued = map[*entry]bool{}
+		}
+		f.unqueued[e] = true // tried again by requeueLoop
+		return f.localErrno("queue", e.path, err)
 	}
+	delete(f.unqueued, e)
 	e.op = id
 	return nil
+}
+
+// requeueEvery is how often uploads that could not be journalled are tried again.
+const requeueEvery = 2 * time.Second
+
+// requeueLoop journals, as soon as the disk lets it, the uploads that could
+// not be journalled when their data changed: a close or an upload's
+// completion has no caller to hand the error to, and the data must not
+// stay local for ever.
+func (f *FS) requeueLoop() {
+	t := time.NewTicker(requeueEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.bgCtx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		f.requeueLocked()
+		f.mu.Unlock()
+	}
+}
+
+// requeueLocked tries to journal each unqueued upload again and returns how
+// many are still without one.
+func (f *FS) requeueLocked() int {
+	for e := range f.unqueued {
+		if e.detached || e.kind != kFile || e.item == nil || e.op != 0 {
+			delete(f.unqueued, e) // gone, or queued meanwhile
+			continue
+		}
+		if dirty, _ := e.item.Dirty(); !dirty {
+			delete(f.unqueued, e)
+			continue
+		}
+		_ = f.addUploadLocked(e, e.writers > 0) // a failure keeps e in unqueued, and is reported
+	}
+	return len(f.unqueued)
 }
 
 // delayLocked is how long e's upload waits after its last writer closes.
@@ -130,7 +174,9 @@ func (f *FS) finishWriteLocked(e *entry) {
 			return // its completion notices the new generation
 		}
 	}
-	f.addUploadLocked(e, false)
+	// A failure is reported, and retried by requeueLoop: close has no
+	// caller to return it to.
+	_ = f.addUploadLocked(e, false)
 }
 
 // dropLocked removes a file entry from the overlay, keeping its content as a

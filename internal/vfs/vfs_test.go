@@ -3,8 +3,11 @@ package vfs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -308,39 +311,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// Writing content the server already holds costs nothing; once the file was
-// deleted elsewhere (and a listing shows it), the same content goes up again.
-func TestUnchangedContentIsNotUploaded(t *testing.T) {
-	e := newEnv(t, time.Hour)
-	e.emu.WriteFile("/home/u/same.txt", []byte("same"))
-	if got := e.read("/home/u/same.txt"); got != "same" {
-		t.Fatalf("read %q", got)
-	}
-	e.write("/home/u", "same.txt", "same")
-	e.write("/home/u", "new.txt", "fresh")
-	e.write("/home/u", "new.txt", "fresh")
-	e.drain()
-	if n := e.emu.Count("POST", "files/path"); n != 1 {
-		t.Errorf("%d uploads, want 1 (new.txt once)", n)
-	}
-	// Deleted elsewhere: once a listing shows it gone (here a fresh mount
-	// with short-lived listings), its remembered content no longer counts.
-	e.emu.Remove("/home/u/new.txt")
-	e.fs.Close()
-	e.ttl = time.Millisecond
-	e.open(time.Hour)
-	e.write("/home/u", "new.txt", "fresh")
-	e.drain()
-	e.emu.Remove("/home/u/new.txt")
-	time.Sleep(2 * time.Millisecond) // past the listing's lifetime
-	e.names("/home/u")
-	e.write("/home/u", "new.txt", "fresh")
-	e.drain()
-	if got, ok := e.remote("/home/u/new.txt"); !ok || got != "fresh" {
-		t.Errorf("after a delete elsewhere: %q %v", got, ok)
-	}
-}
-
 // A process that lists a directory and then one of its subdirectories is
 // walking the tree: the next subdirectories are listed ahead. Another
 // process's listing of a subdirectory is no walk.
@@ -370,5 +340,52 @@ func TestReadAheadFollowsOneProcessWalk(t *testing.T) {
 	}
 	if n := listings() - base; n < 5 || n > 6 {
 		t.Errorf("%d listings for b..f, want 5 (plus at most one more ahead)", n)
+	}
+}
+
+// A write after an fsync needs a new upload; if the journal refuses it (a
+// full cache disk), the write fails, but its data is in the file the mount
+// shows: it must not stay without an upload. It is queued as soon as the
+// disk lets it, and reaches the server.
+func TestUnjournalledUploadIsQueuedLater(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	h, _, err := e.fs.Create(e.ctx, "/home/u", "f", syscall.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Write([]byte("one"), 0)
+	if err := h.Fsync(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The journal cannot take the next op: its temp name is a directory.
+	var last uint64
+	for _, st := range e.fs.Queue().Snapshot() {
+		last = max(last, st.ID)
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.cache, "queue"))
+	for _, d := range ents {
+		var id uint64
+		if _, err := fmt.Sscanf(d.Name(), "%d.json", &id); err == nil {
+			last = max(last, id)
+		}
+	}
+	blockers := []string{}
+	for id := last + 1; id < last+4; id++ {
+		b := filepath.Join(e.cache, "queue", fmt.Sprintf("%d.json.tmp", id))
+		if err := os.MkdirAll(filepath.Join(b, "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		blockers = append(blockers, b)
+	}
+	if _, err := h.Write([]byte("two"), 3); err == nil {
+		t.Log("the write succeeded although the journal refused its upload")
+	}
+	h.Release()
+	for _, b := range blockers {
+		os.RemoveAll(b)
+	}
+	e.drain()
+	if got, _ := e.remote("/home/u/f"); got != "onetwo" {
+		t.Fatalf("the server holds %q after the disk recovered, while the mount shows %q", got, e.read("/home/u/f"))
 	}
 }

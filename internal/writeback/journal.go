@@ -2,7 +2,9 @@ package writeback
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,8 +50,12 @@ func (j *journal) write(op *Op) error {
 	return nil
 }
 
-func (j *journal) remove(id uint64) {
-	os.Remove(j.name(id))
+// remove deletes op id's entry; one already gone is fine.
+func (j *journal) remove(id uint64) error {
+	if err := os.Remove(j.name(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("upload queue: removing a finished op: %w", err)
+	}
+	return nil
 }
 
 // load returns every journalled op in ID order. Unreadable files are moved

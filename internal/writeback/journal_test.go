@@ -1,8 +1,13 @@
 package writeback
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -62,5 +67,110 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 			t.Errorf("try %d: %v shrank from %v", tries, d, prev)
 		}
 		prev = d
+	}
+}
+
+// funcExec runs a function as the Executor.
+type funcExec func(ctx context.Context, op Op) error
+
+func (f funcExec) Execute(ctx context.Context, op Op) error { return f(ctx, op) }
+
+// A finished op whose journal entry cannot be removed is reported, counts as
+// done, and its removal is tried again; the sums an attempt noted are in
+// the entry a later run would replay.
+func TestUnremovableEntryIsReportedAndRetried(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var reported []string
+	q, _, _ := Open(Options{Dir: dir, OnError: func(op, path string, err error) {
+		mu.Lock()
+		reported = append(reported, op+" "+path+": "+err.Error())
+		mu.Unlock()
+	}})
+	entry := filepath.Join(dir, "1.json")
+	q.Start(funcExec(func(ctx context.Context, op Op) error {
+		if err := q.NoteSent(op.ID, "abc"); err != nil {
+			t.Error(err)
+		}
+		// The entry becomes something the queue cannot remove (as on a
+		// read-only disk): a directory that is not empty.
+		b, _ := os.ReadFile(entry)
+		os.Remove(entry)
+		os.MkdirAll(filepath.Join(entry, "x"), 0o700)
+		os.WriteFile(filepath.Join(dir, "saved"), b, 0o600)
+		return nil
+	}))
+	defer q.Close()
+	id, err := q.Add(Op{Kind: Upload, Path: "/f", Item: "i"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Snapshot()) != 0 {
+		t.Errorf("finished op still queued: %+v", q.Snapshot())
+	}
+	mu.Lock()
+	if len(reported) != 1 || !strings.HasPrefix(reported[0], "journal /f: ") {
+		t.Errorf("reported %q, want the journal failure", reported)
+	}
+	mu.Unlock()
+	if b, _ := os.ReadFile(filepath.Join(dir, "saved")); !strings.Contains(string(b), `"sent_sums":["abc"]`) {
+		t.Errorf("entry before the failure: %s", b)
+	}
+	os.RemoveAll(filepath.Join(entry, "x"))
+	q.mu.Lock()
+	q.retryRemovalsLocked()
+	left := len(q.unremoved)
+	q.mu.Unlock()
+	if _, err := os.Stat(entry); left != 0 || !os.IsNotExist(err) {
+		t.Errorf("entry not removed on retry: %d left, stat %v", left, err)
+	}
+}
+
+// An op is sent only once the journal says so: if the entry cannot be
+// marked as sent (a full or read-only disk), nothing leaves, the attempt
+// counts as failed, and it is tried again later.
+func TestUnjournalledSendIsNotSent(t *testing.T) {
+	dir := t.TempDir()
+	q, _, _ := Open(Options{Dir: dir})
+	defer q.Close()
+	id, err := q.Add(Op{Kind: Upload, Path: "/f", Item: "i"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The entry's next version cannot be written: its temp name is taken by
+	// a directory that is not empty.
+	blocker := filepath.Join(dir, fmt.Sprintf("%d.json.tmp", id))
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int32
+	q.Start(funcExec(func(ctx context.Context, op Op) error {
+		sent.Add(1)
+		return nil
+	}))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := q.Snapshot()
+		if len(s) == 1 && strings.Contains(s[0].LastError, "not sent") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed attempt recorded: %+v", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := sent.Load(); n != 0 {
+		t.Fatalf("the op was sent %d times without its journal mark", n)
+	}
+	os.RemoveAll(blocker)
+	q.Expedite(id)
+	if err := q.Wait(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() != 1 {
+		t.Errorf("after the disk recovered: sent %d times, want 1", sent.Load())
 	}
 }

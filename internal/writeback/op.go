@@ -53,7 +53,18 @@ type Op struct {
 	// directory goes whole only if a fresh listing finds nothing else in it.
 	Dir     bool     `json:"dir,omitempty"`
 	Deleted []string `json:"deleted,omitempty"`
+	// Base is what the server held at Path when the change began, as far as
+	// pafs knew: the hex SHA-256 of its content, BaseAbsent, or "" (not
+	// known). A later run replaying the op compares it with what the server
+	// holds then, so that it never overwrites a change made since.
+	Base string `json:"base,omitempty"`
+	// SentSums are the hex SHA-256 of the contents attempts of this upload
+	// sent: what the server may hold by this op's own doing.
+	SentSums []string `json:"sent_sums,omitempty"`
 }
+
+// BaseAbsent is the Base of a change to a path the server did not have.
+const BaseAbsent = "absent"
 
 // overlaps reports whether two ops touch the same part of the tree, in which
 // case the later one must wait for the earlier.

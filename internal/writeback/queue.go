@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Options struct {
 	// after them, not before: otherwise a file deleted or rewritten since
 	// comes back with its older content.
 	Settle time.Duration
+	// OnError, if set, hears about journal failures worth showing in the
+	// status file (a finished op's entry that cannot be removed).
+	OnError func(op, path string, err error)
 }
 
 type entry struct {
@@ -62,6 +66,11 @@ type Queue struct {
 	done    uint64    // ops completed, for status
 	failed  uint64    // failed attempts, for status
 	settle  time.Time // no op starts before this (see Options.Settle)
+	// unremoved holds finished ops whose journal entries could not be
+	// removed (a read-only or failing cache disk): done here, removal
+	// retried. Should pafs stop first, the next run replays them, and their
+	// Base keeps that from overwriting a newer version on the server.
+	unremoved map[uint64]string
 }
 
 // ErrClosed is returned by waits on a closed queue.
@@ -266,7 +275,17 @@ func (q *Queue) removeLocked(e *entry, result error) {
 			break
 		}
 	}
-	q.j.remove(e.op.ID)
+	if err := q.j.remove(e.op.ID); err != nil {
+		if q.unremoved == nil {
+			q.unremoved = map[uint64]string{}
+		}
+		q.unremoved[e.op.ID] = e.op.Path
+		q.o.Logger.Error("upload queue: cannot remove the journal entry of a finished op; a later run may replay it",
+			"op", e.op.Kind, "path", e.op.Path, "error", err)
+		if q.o.OnError != nil {
+			q.o.OnError("journal", e.op.Path, err)
+		}
+	}
 	for _, w := range e.waiters {
 		w <- result
 	}
@@ -274,9 +293,44 @@ func (q *Queue) removeLocked(e *entry, result error) {
 	q.wake()
 }
 
+// retryRemovalsLocked tries again to remove the journal entries of finished
+// ops that could not be removed before.
+func (q *Queue) retryRemovalsLocked() {
+	for id, p := range q.unremoved {
+		if err := q.j.remove(id); err == nil {
+			delete(q.unremoved, id)
+			q.o.Logger.Info("upload queue: removed the journal entry of a finished op at last", "path", p)
+		}
+	}
+}
+
+// NoteSent journals, for upload id (in flight), that an attempt sends the
+// content of hash sum: a later run replaying the op then knows that content
+// on the server for its own.
+func (q *Queue) NoteSent(id uint64, sum string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, ok := q.entries[id]
+	if !ok || slices.Contains(e.op.SentSums, sum) {
+		return nil
+	}
+	if len(e.op.SentSums) >= maxSentSums {
+		e.op.SentSums = e.op.SentSums[1:]
+	}
+	e.op.SentSums = append(e.op.SentSums, sum)
+	return q.j.write(&e.op)
+}
+
+// maxSentSums bounds Op.SentSums: an op whose attempts sent more distinct
+// contents (a file rewritten while each attempt was under way) keeps the
+// latest ones.
+const maxSentSums = 8
+
 // Expedite makes op id run as soon as its turn comes (fsync, unmount).
 func (q *Queue) Expedite(id uint64) {
-	q.Update(id, func(op *Op) { op.NotBefore = q.o.Now(); op.Held = false })
+	if _, err := q.Update(id, func(op *Op) { op.NotBefore = q.o.Now(); op.Held = false }); err != nil {
+		q.o.Logger.Error("upload queue: cannot expedite", "id", id, "error", err)
+	}
 }
 
 // Wait blocks until op id has been tried: nil when it succeeded, was
@@ -324,7 +378,7 @@ func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
 			e.op.Permanent = false
 			e.op.NotBefore = q.o.Now()
 			e.op.Held = false
-			q.j.write(&e.op)
+			q.writeLocked(e)
 		}
 	}
 	q.mu.Unlock()

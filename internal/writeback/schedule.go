@@ -2,6 +2,7 @@ package writeback
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -39,10 +40,16 @@ func (q *Queue) startEligible(ctx context.Context) time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.o.Now()
+	var next time.Time
+	if len(q.unremoved) > 0 {
+		q.retryRemovalsLocked()
+		if len(q.unremoved) > 0 {
+			next = now.Add(removalRetry)
+		}
+	}
 	if now.Before(q.settle) {
 		return q.settle
 	}
-	var next time.Time
 	for i, e := range q.order {
 		if q.running >= q.o.Workers {
 			break
@@ -84,6 +91,10 @@ func (o *Op) due() (t time.Time, ok bool) {
 	return t, ok
 }
 
+// removalRetry is how often the journal entries of finished ops that could
+// not be removed are tried again.
+const removalRetry = 5 * time.Second
+
 // blockedLocked reports whether the op at position i must wait: for an
 // explicit dependency, or for an earlier op on an overlapping path (so a
 // delete of a directory and a later upload into it happen in that order).
@@ -107,8 +118,16 @@ func (q *Queue) run(ctx context.Context, e *entry) {
 	if !e.op.Sent {
 		// Journalled before the first request leaves: if pafs dies now, the
 		// next run knows the server may still apply it (Options.Settle).
+		// Without that mark nothing may be sent.
 		e.op.Sent = true
-		q.j.write(&e.op)
+		if err := q.j.write(&e.op); err != nil {
+			e.op.Sent = false
+			q.running--
+			e.inflight = false
+			q.failLocked(e, fmt.Errorf("not sent: %w", err))
+			q.mu.Unlock()
+			return
+		}
 	}
 	op := e.op
 	q.mu.Unlock()
@@ -126,13 +145,18 @@ func (q *Queue) run(ctx context.Context, e *entry) {
 		// Shutting down: the op stays journalled as it was.
 		return
 	}
+	q.failLocked(e, err)
+}
+
+// failLocked records a failed attempt of e and schedules the next one.
+func (q *Queue) failLocked(e *entry, err error) {
 	q.failed++
 	e.op.Tries++
 	e.op.LastError = err.Error()
 	e.op.Permanent = q.o.Permanent(err)
 	e.op.LastTry = q.o.Now()
 	e.op.NotBefore = q.o.Now().Add(q.backoff(e.op.Tries))
-	q.j.write(&e.op)
+	q.writeLocked(e)
 	q.o.Logger.Warn("upload queue: will retry", "op", e.op.Kind, "path", e.op.Path,
 		"tries", e.op.Tries, "in", e.op.NotBefore.Sub(q.o.Now()).Round(time.Millisecond), "error", err)
 	for _, w := range e.waiters {
@@ -140,4 +164,13 @@ func (q *Queue) run(ctx context.Context, e *entry) {
 	}
 	e.waiters = nil
 	q.wake()
+}
+
+// writeLocked journals e's new state where losing it only costs accuracy
+// (tries, backoff, expedition): the entry on disk still says what to do,
+// so a failure is logged, not fatal.
+func (q *Queue) writeLocked(e *entry) {
+	if err := q.j.write(&e.op); err != nil {
+		q.o.Logger.Error("upload queue: cannot update the journal entry", "op", e.op.Kind, "path", e.op.Path, "error", err)
+	}
 }

@@ -140,7 +140,7 @@ func TestScheduleCreateAndShape(t *testing.T) {
 	want(t, v.get(u), 200, task)
 
 	// Form body, hourly.
-	r = v.sendForm("POST", v.api("schedule/"), url.Values{"command": {"date"}, "interval": {"hourly"}, "minute": {"5"}, "enabled": {"False"}, "hour": {""}})
+	r = v.sendForm("POST", v.api("schedule/"), url.Values{"command": {"date"}, "interval": {"hourly"}, "minute": {"5"}, "enabled": {"False"}})
 	want(t, r, 201, nil)
 	if m := obj(t, r); m["hour"] != nil || m["printable_time"] != "05 minutes past" || m["enabled"] != false {
 		t.Errorf("hourly %s", r.body)

@@ -24,12 +24,12 @@ type Quirks struct {
 	CreateTime time.Duration
 	SSLTime    time.Duration
 
-	// RejectHourOnHourly refuses any "hour" (null included) sent for an hourly
-	// task, with 400 {"non_field_errors": ["Hourly tasks must not have an
-	// hour."]}. The official clients never send one; whether the real server
-	// accepts "hour": null is unverified. Off by default because pafs still sends
-	// it when switching a task from daily to hourly.
-	RejectHourOnHourly bool
+	// AcceptNullHourOnHourly takes an "hour" of null (or empty) sent for
+	// an hourly task, which is otherwise refused with 400
+	// {"non_field_errors": ["Hourly tasks must not have an hour."]}, as any
+	// hour is. The official clients never send one; whether the real
+	// server accepts "hour": null is unverified, so the default refuses it.
+	AcceptNullHourOnHourly bool
 
 	// OmitFields leaves fields out of the objects the API returns, named
 	// "kind.field" with kind one of webapp, schedule, always_on, static_file,
@@ -214,7 +214,7 @@ type quirksJSON struct {
 	ReloadTime          jsonDuration `json:"reload_time"`
 	CreateTime          jsonDuration `json:"create_time"`
 	SSLTime             jsonDuration `json:"ssl_time"`
-	RejectHourOnHourly  bool         `json:"reject_hour_on_hourly"`
+	AcceptNullHour      bool         `json:"accept_null_hour_on_hourly"`
 	OmitFields          []string     `json:"omit_fields"`
 	WriteAnswer         WriteAnswer  `json:"write_answer"`
 	WriteAnswerFamilies []string     `json:"write_answer_families"`
@@ -224,12 +224,12 @@ type quirksJSON struct {
 
 func toQuirksJSON(q Quirks) quirksJSON {
 	return quirksJSON{jsonDuration(q.ReloadTime), jsonDuration(q.CreateTime), jsonDuration(q.SSLTime),
-		q.RejectHourOnHourly, q.OmitFields, q.WriteAnswer, q.WriteAnswerFamilies, q.RateScope, q.MaxUpload}
+		q.AcceptNullHourOnHourly, q.OmitFields, q.WriteAnswer, q.WriteAnswerFamilies, q.RateScope, q.MaxUpload}
 }
 
 func (j quirksJSON) quirks() Quirks {
 	return Quirks{time.Duration(j.ReloadTime), time.Duration(j.CreateTime), time.Duration(j.SSLTime),
-		j.RejectHourOnHourly, j.OmitFields, j.WriteAnswer, j.WriteAnswerFamilies, j.RateScope, j.MaxUpload}
+		j.AcceptNullHour, j.OmitFields, j.WriteAnswer, j.WriteAnswerFamilies, j.RateScope, j.MaxUpload}
 }
 
 // hookQuirks sets the quirks (GET, PUT, PATCH as for the faults).

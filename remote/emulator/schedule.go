@@ -64,7 +64,8 @@ func (e *Emulator) addTaskLocked(t ScheduledTask) *ScheduledTask {
 
 // scheduleFields validates a body onto t: field errors first (all of them, like a
 // DRF serializer), then the cross-field rules. create also serves PUT (required
-// fields); strictHour refuses "hour": null for hourly tasks (Quirks).
+// fields); strictHour refuses "hour": null for hourly tasks (unless
+// Quirks.AcceptNullHourOnHourly).
 func scheduleFields(f fields, t *ScheduledTask, create, strictHour bool) *response {
 	v := newValidator(f)
 	if s, ok := v.str("command", create, false); ok {
@@ -123,7 +124,7 @@ func (e *Emulator) scheduleCreate(c *call) response {
 		return *bad
 	}
 	t := ScheduledTask{Enabled: true}
-	if bad := scheduleFields(f, &t, true, e.quirk().RejectHourOnHourly); bad != nil {
+	if bad := scheduleFields(f, &t, true, !e.quirk().AcceptNullHourOnHourly); bad != nil {
 		return *bad
 	}
 	e.mu.Lock()
@@ -163,7 +164,7 @@ func (e *Emulator) scheduleUpdate(c *call) response {
 		return *bad
 	}
 	updated := *t
-	if bad := scheduleFields(f, &updated, isPut(c), e.quirk().RejectHourOnHourly); bad != nil {
+	if bad := scheduleFields(f, &updated, isPut(c), !e.quirk().AcceptNullHourOnHourly); bad != nil {
 		return *bad
 	}
 	e.deriveTaskLocked(&updated)
