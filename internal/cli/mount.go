@@ -373,7 +373,12 @@ func (m *mount) serve(sig <-chan os.Signal) int {
 		case <-ctx.Done():
 		}
 	}()
-	watch := &stopWatch{timeout: m.c.stopTimeout, failures: func() int { return failedAttempts(m.client) }}
+	watch := &stopWatch{timeout: m.c.stopTimeout, failures: func() int {
+		// Requests that failed, and uploads that failed without one (the
+		// cache disk full: not even sent).
+		_, queued := m.files.Queue().Counts()
+		return failedAttempts(m.client) + int(queued)
+	}}
 	print := progressPrinter(m.stderr, m.client)
 	progress := func(p writeback.Progress) {
 		print(p)
