@@ -21,7 +21,7 @@ import (
 // changes stay queued and where; the next mount uploads them (issue 14).
 func TestStopServerUnreachable(t *testing.T) {
 	r := startRig(t, rigOptions{Parallel: true, Proxy: true,
-		Args: []string{"--write-back", "1h", "--stop-timeout", "2s", "--retries", "1", "--timeout", "1s"}})
+		Args: []string{"--write-back", "1h", "--stop-timeout", "2s", "--timeout", "1s"}})
 	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
 		writeLocal(t, filepath.Join(r.Home, name), []byte(name+"\n"))
 	}
