@@ -112,6 +112,17 @@ func TestDemoForcedStopSaysLost(t *testing.T) {
 	}
 }
 
+// emulatorServer serves a fresh emulator of alice's account with token over
+// HTTP, until the test ends. No rate limit: each test's pafs processes have
+// budgets of their own, which the emulator would add up.
+func emulatorServer(t *testing.T, token string) (*emulator.Emulator, *httptest.Server) {
+	t.Helper()
+	emu := emulator.New(emulator.Config{Username: "alice", Token: token, RateLimit: -1})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return emu, srv
+}
+
 // spawnPafs starts the pafs binary with args and env (API_TOKEN is not
 // inherited), its output in log; done receives its exit. At the end of the
 // test it is killed if still running and dir unmounted if still mounted.
@@ -152,11 +163,7 @@ func waitMounted(t *testing.T, dir string, log *mounttest.Buffer) {
 func TestNoMountPointLeftBehind(t *testing.T) {
 	mounttest.RequireFUSE(t)
 	t.Parallel()
-	// No rate limit: the runs below are separate pafs processes, each
-	// with a budget of its own.
-	emu := emulator.New(emulator.Config{Username: "alice", Token: "good-token", RateLimit: -1})
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
+	_, srv := emulatorServer(t, "good-token")
 	// A listener that never accepts: connections hang until the client gives up.
 	hang, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -293,9 +300,7 @@ func TestUnmountSaysRateLimitWait(t *testing.T) {
 func TestHangupWithOutputGone(t *testing.T) {
 	mounttest.RequireFUSE(t)
 	t.Parallel()
-	emu := emulator.New(emulator.Config{Username: "alice", Token: "hup-token", RateLimit: -1})
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
+	emu, srv := emulatorServer(t, "hup-token")
 	base := t.TempDir()
 	dir := filepath.Join(base, "made", "pa")
 	r, w, err := os.Pipe()

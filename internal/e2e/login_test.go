@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pafs/pafs/internal/mounttest"
-	"github.com/pafs/pafs/remote/emulator"
 )
 
 // The fstab recipe of docs/running-at-login.md with the real mount(8): a
@@ -36,9 +34,7 @@ func TestFstabMount(t *testing.T) {
 		t.Skip("mount.fuse3 is not installed (apt-get install fuse3)")
 	}
 	t.Parallel()
-	emu := emulator.New(emulator.Config{Username: "alice", Token: "the-token", RateLimit: -1})
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
+	emu, srv := emulatorServer(t, "the-token")
 	emu.WriteFile("/home/alice/hello.txt", []byte("hello from the server\n"))
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "bin")
@@ -118,9 +114,7 @@ func TestSystemdUnitCommandLine(t *testing.T) {
 	}
 	home := t.TempDir()
 	args := strings.Fields(strings.ReplaceAll(string(m[2]), "%h", home))
-	emu := emulator.New(emulator.Config{Username: "alice", Token: "unit-token", RateLimit: -1})
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
+	emu, srv := emulatorServer(t, "unit-token")
 	os.MkdirAll(filepath.Join(home, ".config"), 0o700)
 	os.WriteFile(filepath.Join(home, ".config", "pafs-token"), []byte("unit-token\n"), 0o600)
 	args = append(args[:len(args)-1], "--api-url", srv.URL, "--write-back", "1h", args[len(args)-1])
