@@ -352,3 +352,33 @@ func TestHangupWithOutputGone(t *testing.T) {
 		t.Errorf("the mount point pafs created is left behind: %v", err)
 	}
 }
+
+// A file closed while the stop's uploads are under way (the kernel tells
+// pafs of a close after close(2) has returned, so this is every quick
+// Ctrl-C after a save) is uploaded by that stop, not after --write-back
+// (an hour here), which held the stop that long (issue 14). Latency keeps
+// the first upload in flight while the file is closed.
+func TestStopUploadsWhatClosesMeanwhile(t *testing.T) {
+	t.Parallel()
+	e := mounttest.Start(t, mounttest.Options{
+		Emulator: emulator.Config{Latency: 1500 * time.Millisecond, RateLimit: -1},
+		Args:     []string{"--write-back", "1h"},
+	})
+	f, err := os.Create(filepath.Join(e.Home, "late.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("first\n")
+	syscall.Kill(e.Pid(), syscall.SIGTERM)
+	e.WaitFor("the stop's first upload", 30*time.Second, func() bool {
+		return e.Emu.Stats().Requests["POST files/path"] > 0
+	})
+	f.WriteString("second\n")
+	f.Close()
+	if code := e.WaitExit(30 * time.Second); code != 0 {
+		t.Fatalf("pafs: exit %d (-1: still running 30 s after SIGTERM)\n%s", code, e.Log())
+	}
+	if got, _ := remote(e, "late.txt"); got != "first\nsecond\n" {
+		t.Errorf("late.txt on the server: %q", got)
+	}
+}
