@@ -60,7 +60,7 @@ func (d *controlDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 	for _, e := range ents {
 		out = append(out, fuse.DirEntry{Name: e.Name, Mode: e.Mode})
 	}
-	return gofs.NewListDirStream(out), 0
+	return gofs.NewListDirStream(withDots(out)), 0
 }
 
 func (d *controlDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {

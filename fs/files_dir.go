@@ -124,7 +124,7 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		}
 		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode, Ino: e.Ino})
 	}
-	return gofs.NewListDirStream(out), 0
+	return gofs.NewListDirStream(withDots(out)), 0
 }
 
 func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {

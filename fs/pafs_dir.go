@@ -1,10 +1,14 @@
 package fs
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/pafs/pafs/internal/status"
 )
@@ -18,9 +22,27 @@ func PafsDir(src *status.Source) Child {
 		b, _ := json.MarshalIndent(src.Collect(), "", "  ")
 		return append(b, '\n')
 	}
-	return Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &StaticDir{Children: []Child{
+	return Child{Name: ".pafs", Mode: syscall.S_IFDIR, Node: &pafsDir{fixedDir: fixedDir{made: time.Now()}, StaticDir: StaticDir{Children: []Child{
 		{Name: "status", Mode: syscall.S_IFREG, Node: &GenFile{Gen: text}},
 		{Name: "status.json", Mode: syscall.S_IFREG, Node: &GenFile{Gen: js}},
 		{Name: "pid", Mode: syscall.S_IFREG, Node: &GenFile{Gen: pid}},
-	}}}
+	}}}}
+}
+
+// pafsDir is .pafs: a fixed directory with the mount's time, whose files
+// cannot be deleted.
+type pafsDir struct {
+	StaticDir
+	fixedDir
+}
+
+var (
+	_ gofs.NodeGetattrer = (*pafsDir)(nil)
+	_ gofs.NodeReaddirer = (*pafsDir)(nil)
+	_ gofs.NodeUnlinker  = (*pafsDir)(nil)
+	_ gofs.NodeRmdirer   = (*pafsDir)(nil)
+)
+
+func (d *pafsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	return gofs.NewListDirStream(withDots(childEntries(d.EmbeddedInode()))), 0
 }

@@ -257,6 +257,16 @@ func (c *Client) Limits() (limit int, window time.Duration) {
 	return c.limit, c.window
 }
 
+type noRetriesKey struct{}
+
+// WithoutRetries returns a context whose calls are tried once: a failure is
+// returned at once instead of being retried (a 429 is still waited out while
+// ctx lasts). For a check that has its own deadline, such as the token
+// check at start-up, where retry lines would only delay a clear error.
+func WithoutRetries(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRetriesKey{}, true)
+}
+
 // call describes one API operation for do.
 type call struct {
 	method string
@@ -333,7 +343,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*http.Response, error) {
 			c.log.Warn(fmt.Sprintf("rate limit: 429 from server for %s, waiting %s", fam.name, delay.Round(time.Millisecond)),
 				"method", cl.method, "endpoint", cl.display(), "wait", delay)
 		}
-		if ctx.Err() != nil || !c.retryable(cl, r, failures, waited) {
+		if ctx.Err() != nil || (r.kind != outcomeThrottled && ctx.Value(noRetriesKey{}) != nil) || !c.retryable(cl, r, failures, waited) {
 			fam.failed(r.err)
 			return nil, r.err
 		}

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pafs/pafs/internal/writeback"
 )
 
 func TestParseMountArgs(t *testing.T) {
@@ -49,32 +52,47 @@ func TestCheckFUSEMissingDevice(t *testing.T) {
 }
 
 func TestPrepareMountpoint(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "new", "mnt")
-	if err := prepareMountpoint(dir, false); err != nil {
+	base := t.TempDir()
+	dir := filepath.Join(base, "new", "mnt")
+	created, err := prepareMountpoint(dir, false)
+	if err != nil {
 		t.Fatalf("missing dir: %v", err)
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		t.Fatalf("not created: %v", err)
 	}
+	if want := []string{dir, filepath.Join(base, "new")}; strings.Join(created, " ") != strings.Join(want, " ") {
+		t.Errorf("created %v, want %v", created, want)
+	}
 	os.WriteFile(filepath.Join(dir, "x"), nil, 0o644)
-	if err := prepareMountpoint(dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if _, err := prepareMountpoint(dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("non-empty dir: %v", err)
 	}
-	if err := prepareMountpoint(dir, true); err != nil {
-		t.Errorf("nonempty allowed: %v", err)
+	if c, err := prepareMountpoint(dir, true); err != nil || c != nil {
+		t.Errorf("nonempty allowed: %v %v", c, err)
 	}
-	if err := prepareMountpoint("/proc", false); err == nil || !strings.Contains(err.Error(), "busy") {
+	if _, err := prepareMountpoint("/proc", false); err == nil || !strings.Contains(err.Error(), "busy") {
 		t.Errorf("/proc: %v", err)
+	}
+	// What someone put in a created directory keeps it.
+	removeCreated(created)
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("a created directory holding a file was removed: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "x"))
+	removeCreated(created)
+	if ents, err := os.ReadDir(base); err != nil || len(ents) != 0 {
+		t.Errorf("created directories left: %v %v", ents, err)
 	}
 }
 
 func TestProgressBar(t *testing.T) {
 	var b bytes.Buffer
 	bar := progressBar(&b)
-	bar(4, 4096, "")
-	bar(4, 4096, "")
-	bar(1, 10, "POST files/path/x: 503")
-	bar(0, 0, "")
+	bar(4, 4096, "", "")
+	bar(4, 4096, "", "")
+	bar(1, 10, "POST files/path/x: 503", "")
+	bar(0, 0, "", "")
 	out := b.String()
 	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "[######################........] 1 of 4 uploads left") || !strings.Contains(out, "503") {
 		t.Errorf("progress output:\n%s", out)
@@ -95,5 +113,43 @@ func TestAccountOnPythonAnywhere(t *testing.T) {
 	m = &mount{c: &mountConfig{region: "us", regionSet: true, username: "dave"}, log: slog.New(slog.DiscardHandler)}
 	if url, err := m.account(); err != nil || url != "https://www.pythonanywhere.com" || m.c.username != "dave" {
 		t.Errorf("explicit flags: %q, %v; user %q", url, err, m.c.username)
+	}
+}
+
+// The stop wait gives up only when nothing succeeded for the timeout while
+// requests kept failing: a wait without failures (the rate limit, a long
+// upload) goes on.
+func TestStopWatch(t *testing.T) {
+	failures := 0
+	w := &stopWatch{timeout: time.Minute, failures: func() int { return failures }}
+	t0 := time.Now()
+	p := writeback.Progress{Ops: 3}
+	if w.stuck(p, t0) || w.stuck(p, t0.Add(2*time.Minute)) {
+		t.Error("gave up without a failure")
+	}
+	failures = 5
+	if !w.stuck(p, t0.Add(2*time.Minute)) {
+		t.Error("did not give up after failures and no progress")
+	}
+	p.Done = 1 // progress: the clock starts again
+	if w.stuck(p, t0.Add(2*time.Minute)) || w.stuck(p, t0.Add(2*time.Minute+30*time.Second)) {
+		t.Error("gave up right after progress")
+	}
+	failures++
+	if !w.stuck(p, t0.Add(3*time.Minute+time.Second)) {
+		t.Error("did not give up a timeout after the last progress")
+	}
+}
+
+func TestRateWait(t *testing.T) {
+	if got := rateWait([]familyWait{{family: "cpu", waiting: 0, nextFree: 5 * time.Second}}); got != "" {
+		t.Errorf("nothing waits, got %q", got)
+	}
+	got := rateWait([]familyWait{
+		{family: "consoles", waiting: 1, nextFree: 2 * time.Second, inWindow: 40, limit: 40, window: time.Minute},
+		{family: "files/path", waiting: 3, nextFree: 38 * time.Second, inWindow: 40, limit: 40, window: time.Minute},
+	})
+	if want := "waiting 38s for the rate limit (files/path: 40 of 40 requests per 1m0s used)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -122,10 +122,14 @@ const deadAfter = 2 * time.Second
 
 // stopMount signals the serving pafs and waits for it to finish, with a
 // progress bar of the uploads it still has to make. The wait lasts while
-// uploads are pending (Ctrl-C stops waiting); it ends with an error when
+// uploads are pending (Ctrl-C stops waiting; pafs itself gives up after its
+// --stop-timeout when the server fails them all); it ends with an error when
 // pafs has nothing to upload and does not finish, or dies and leaves the
-// mount behind (which is then cleared).
+// mount behind (which is then cleared). Uploads left over are counted and
+// their place named, as pafs itself does.
 func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
+	// Read before the mount goes: where the queue lives.
+	first, known := readReport(dir)
 	proc, err := os.FindProcess(pid)
 	if err == nil {
 		err = proc.Signal(syscall.SIGTERM)
@@ -146,15 +150,17 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 	defer tick.Stop()
 	stuck := time.Now().Add(stuckAfter)
 	var dead time.Time // when pafs was first seen gone with the mount still there
+	lastPending := first.Queue.Pending + first.Queue.InFlight
 	for {
 		mounted, running := mountinfo.IsMountpoint(dir), alive(pid)
 		if !mounted && !running {
 			break
 		}
 		pending := 0
-		if q, ok := readQueue(dir); ok {
-			pending = q.Pending + q.InFlight
-			bar(pending, q.Bytes, status.Printable(lastQueueError(q)))
+		if r, ok := readReport(dir); ok {
+			pending = r.Queue.Pending + r.Queue.InFlight
+			lastPending = pending
+			bar(pending, r.Queue.Bytes, status.Printable(lastQueueError(r.Queue)), rateWait(endpointWaits(r)))
 		}
 		switch {
 		case !running && dead.IsZero():
@@ -179,21 +185,45 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 		case <-tick.C:
 		}
 	}
-	bar(0, 0, "")
-	fmt.Fprintf(stdout, "pafs: unmounted %s\n", dir)
-	return 0
+	left := lastPending
+	if known && !first.CacheTemporary && first.CacheDir != "" {
+		// pafs is gone: its journal says what is left, exactly.
+		if n, err := queuedOps(first.CacheDir); err == nil {
+			left = n
+		}
+	}
+	if !known || left == 0 {
+		bar(0, 0, "", "")
+		fmt.Fprintf(stdout, "pafs: unmounted %s\n", dir)
+		return 0
+	}
+	fmt.Fprintf(stdout, "\npafs: unmounted %s\n%s\n", dir, leftMessage(left, first.CacheDir, first.CacheTemporary))
+	if force {
+		return 0 // as asked
+	}
+	return 1
 }
 
-func readQueue(dir string) (status.Queue, bool) {
+// readReport reads the mount's status.json.
+func readReport(dir string) (status.Report, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, ".pafs", "status.json"))
 	if err != nil {
-		return status.Queue{}, false
+		return status.Report{}, false
 	}
 	var r status.Report
 	if json.Unmarshal(b, &r) != nil {
-		return status.Queue{}, false
+		return status.Report{}, false
 	}
-	return r.Queue, true
+	return r, true
+}
+
+// endpointWaits is what rateWait needs of a status report.
+func endpointWaits(r status.Report) []familyWait {
+	var out []familyWait
+	for _, e := range r.Endpoints {
+		out = append(out, familyWait{e.Family, e.Waiting, time.Duration(e.NextFree), e.InWindow, e.Limit, time.Duration(r.Window)})
+	}
+	return out
 }
 
 func lastQueueError(q status.Queue) string {
@@ -206,27 +236,31 @@ func lastQueueError(q status.Queue) string {
 }
 
 // progressBar draws "[#####.....] 3 of 8 uploads left (1.2 MiB)" on one line
-// of a terminal, or prints a line whenever the count changes elsewhere.
-func progressBar(w io.Writer) func(left int, bytes int64, lastErr string) {
+// of a terminal, or prints a line whenever the count changes elsewhere (or
+// a wait for the rate limit begins: the count then stays put for a while).
+func progressBar(w io.Writer) func(left int, bytes int64, lastErr, wait string) {
 	tty := isTerminal(w)
-	total, last := 0, -1
-	return func(left int, bytes int64, lastErr string) {
+	total, last, lastWaiting := 0, -1, false
+	return func(left int, bytes int64, lastErr, wait string) {
 		if left > total {
 			total = left
 		}
-		if left == last || total == 0 {
+		if total == 0 || left == last && (!tty && (wait != "") == lastWaiting || tty && wait == "") {
 			return
 		}
-		last = left
+		last, lastWaiting = left, wait != ""
 		const width = 30
 		done := width * (total - left) / total
 		line := fmt.Sprintf("[%s%s] %d of %d uploads left (%s)", strings.Repeat("#", done),
 			strings.Repeat(".", width-done), left, total, humanBytes(bytes))
+		if wait != "" {
+			line += "; " + wait
+		}
 		if lastErr != "" {
 			line += "; last error: " + lastErr
 		}
 		if tty {
-			fmt.Fprintf(w, "\r%-110s", line)
+			fmt.Fprintf(w, "\r%-130s", line)
 			if left == 0 {
 				fmt.Fprintln(w)
 			}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -178,90 +181,224 @@ func TestStaleMountRecovery(t *testing.T) {
 	waitRemote(t, e, "queued.txt", "survives\n")
 }
 
-// The demo the way README.md gives it: `go run . mount --demo DIR`, in a
-// subprocess; every top-level folder lists, an edit and a reload work, the
-// status file reads, and SIGTERM leaves the mount point clean.
-func TestReadmeDemo(t *testing.T) {
+// readmeBlock is a code block of README.md marked for the test with an
+// HTML comment "<!-- readme-test: KIND ... -->" before it.
+type readmeBlock struct {
+	kind  string // mount, run or stop
+	lines []string
+}
+
+var readmeMarker = regexp.MustCompile(`^<!-- readme-test: (\w+)`)
+
+// readmeBlocks reads the marked code blocks (indented four spaces) of README.md.
+func readmeBlocks(t *testing.T, readme string) []readmeBlock {
+	t.Helper()
+	var blocks []readmeBlock
+	lines := strings.Split(readme, "\n")
+	for i := 0; i < len(lines); i++ {
+		m := readmeMarker.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		b := readmeBlock{kind: m[1]}
+		for i++; i < len(lines) && (strings.TrimSpace(lines[i]) == "" || strings.HasPrefix(lines[i], "    ")); i++ {
+			line := strings.TrimPrefix(strings.TrimSpace(lines[i]), "$ ")
+			if line != "" && !strings.HasPrefix(line, "#") {
+				b.lines = append(b.lines, line)
+			}
+			if strings.TrimSpace(lines[i]) == "" && len(b.lines) > 0 {
+				// A blank line inside a block is part of it only if more
+				// indented lines follow.
+				if i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "    ") {
+					break
+				}
+			}
+		}
+		if len(b.lines) == 0 {
+			t.Fatalf("README.md: the %s marker is not followed by an indented code block", b.kind)
+		}
+		blocks = append(blocks, b)
+	}
+	return blocks
+}
+
+// splitComment separates a README command from its comment ("cmd  # text").
+func splitComment(line string) (cmd, comment string) {
+	if i := strings.Index(line, "  #"); i >= 0 {
+		return strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+3:])
+	}
+	return line, ""
+}
+
+// README.md's examples, run as written against the demo: the marked blocks
+// are read from README.md itself, so that the page and the test cannot
+// drift apart. The demo is mounted with README's own command (go run . in
+// a clone, HOME a fresh directory, so ~/pa is new); every example line must
+// succeed, except those whose comment says it fails, which must fail; a
+// listing's comment names what it shows. README's unmount command ends it,
+// and ~/pa, which pafs created, is gone (issue 14). An editor is a stub
+// that saves one line (vim is interactive).
+func TestReadmeExamples(t *testing.T) {
 	mounttest.RequireFUSE(t)
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "pa") // does not exist yet: pafs creates it
-	var log bytes.Buffer
-	cmd := exec.Command("go", "run", ".", "mount", "--demo", dir)
-	cmd.Dir = mounttest.ModuleRoot(t)
-	cmd.Env = cleanEnv()
-	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		syscall.Unmount(dir, syscall.MNT_DETACH)
-	}()
-	deadline := time.Now().Add(120 * time.Second)
-	for !mounttest.Mounted(dir) {
-		if time.Now().After(deadline) {
-			t.Fatalf("demo did not mount:\n%s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	ents, err := os.ReadDir(dir)
+	root := mounttest.ModuleRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-		if e.IsDir() {
-			if _, err := os.ReadDir(filepath.Join(dir, e.Name())); err != nil {
-				t.Errorf("ls %s: %v", e.Name(), err)
+	blocks := readmeBlocks(t, string(readme))
+	home := t.TempDir()
+	stubs := t.TempDir()
+	os.WriteFile(filepath.Join(stubs, "vim"), []byte("#!/bin/sh\nfor f; do printf '# edited\\n' >> \"$f\"; done\n"), 0o755)
+	// The go command keeps its caches where they are, whatever HOME says.
+	goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := strings.Split(strings.TrimSpace(string(goenv)), "\n")
+	env := append(cleanEnv(), "HOME="+home, "LC_ALL=C", "PATH="+stubs+":"+os.Getenv("PATH"),
+		"GOCACHE="+vals[0], "GOMODCACHE="+vals[1], "GOPATH="+vals[2], "XDG_CACHE_HOME=")
+	sh := func(line string) (string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "sh", "-c", line)
+		cmd.Dir, cmd.Env = root, env
+		out, err := cmd.CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("%s: did not finish: %s", line, out)
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		}
+		return string(out), 0
+	}
+	dir := filepath.Join(home, "pa")
+	var mount *exec.Cmd
+	var log bytes.Buffer
+	for _, b := range blocks {
+		if b.kind == "mount" {
+			cmd, _ := splitComment(b.lines[0])
+			mount = exec.Command("sh", "-c", cmd)
+			mount.Dir, mount.Env = root, env
+			mount.Stdout, mount.Stderr = &log, &log
+			mount.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := mount.Start(); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
-	for _, want := range []string{"files", "home", "webapps", "schedule", "always_on", "consoles", "students", "account", ".pafs"} {
-		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
-			t.Errorf("top level lacks %s: %v", want, names)
+	if mount == nil {
+		t.Fatal("README.md marks no mount command")
+	}
+	defer func() {
+		syscall.Kill(-mount.Process.Pid, syscall.SIGKILL)
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	}()
+	done := make(chan error, 1)
+	go func() { done <- mount.Wait() }()
+	deadline := time.Now().Add(120 * time.Second)
+	for !mounttest.Mounted(dir) {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo exited: %v\n%s", err, log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not mount at %s:\n%s", dir, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ran := 0
+	for _, kind := range []string{"run", "stop"} {
+		for _, b := range blocks {
+			if b.kind != kind {
+				continue
+			}
+			for _, line := range b.lines {
+				cmd, comment := splitComment(line)
+				prog := strings.Fields(cmd)[0]
+				if _, err := exec.LookPath(prog); err != nil && prog != "cd" {
+					t.Logf("skipped (%s is not installed): %s", prog, cmd)
+					continue
+				}
+				out, code := sh(cmd)
+				ran++
+				fails := strings.HasPrefix(comment, "fails")
+				switch {
+				case fails && code == 0:
+					t.Errorf("README says this fails, it succeeded: %s\n%s", cmd, out)
+				case !fails && code != 0:
+					t.Errorf("README example failed (exit %d): %s\n%s\npafs log:\n%s", code, cmd, out, log.String())
+				case prog == "ls" && comment != "":
+					for _, name := range strings.Fields(comment) {
+						if !slices.Contains(strings.Fields(out), name) {
+							t.Errorf("%s: README says it shows %s; it shows %q", cmd, name, out)
+						}
+					}
+				}
+			}
 		}
 	}
-	app := filepath.Join(dir, "home", "mysite", "flask_app.py")
-	src, err := os.ReadFile(app)
-	if err != nil {
-		t.Fatal(err)
+	if ran < 15 {
+		t.Errorf("only %d README examples ran", ran)
 	}
-	if err := os.WriteFile(app, append(src, []byte("# edited\n")...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	webapps, _ := filepath.Glob(filepath.Join(dir, "webapps", "*", "reload"))
-	if len(webapps) == 0 {
-		t.Fatal("no webapps/*/reload")
-	}
-	if out, err := exec.Command("touch", webapps[0]).CombinedOutput(); err != nil {
-		t.Errorf("touch reload: %v %s", err, out)
-	}
-	st, err := os.ReadFile(filepath.Join(dir, ".pafs", "status"))
-	if err != nil || !strings.Contains(string(st), "Requests") {
-		t.Errorf(".pafs/status: %v\n%s", err, st)
-	}
-	pidb, _ := os.ReadFile(filepath.Join(dir, ".pafs", "pid"))
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
-	if pid == 0 {
-		t.Fatal("no pid")
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	done := make(chan error)
-	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("demo exited with %v:\n%s", err, log.String())
+			t.Errorf("the demo exited with %v:\n%s", err, log.String())
 		}
 	case <-time.After(60 * time.Second):
-		t.Fatalf("demo did not exit after SIGTERM:\n%s", log.String())
+		t.Fatalf("the demo did not exit after README's unmount command:\n%s", log.String())
 	}
-	if mounttest.Mounted(dir) {
-		t.Error("mount point still mounted")
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the mount point pafs created is left behind: %v", err)
 	}
-	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
-		t.Errorf("mount point not clean: %v %v", ents, err)
+}
+
+// An API that cannot be reached fails the start within a few seconds, in
+// one plain line without the client's internals; flag slips get a hint
+// (issue 14).
+func TestStartupErrorsPlain(t *testing.T) {
+	mounttest.RequireFUSE(t)
+	t.Parallel()
+	// Accepts connections (the kernel does) but never answers.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	env := []string{"API_TOKEN=some-token"}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"refused", []string{"--api-url", "http://127.0.0.1:1"}, "cannot reach the API at http://127.0.0.1:1: the connection was refused"},
+		{"no answer", []string{"--api-url", "http://" + hang.Addr().String()}, "no answer within"},
+		{"no such host", []string{"--api-url", "https://no-such-host.invalid"}, "does not resolve"},
+		{"no scheme", []string{"--api-url", "127.0.0.1:8080"}, "give its scheme, https://127.0.0.1:8080 (or http://127.0.0.1:8080"},
+		{"demo with --api-url", []string{"--demo", "--api-url", "http://127.0.0.1:1"}, "--demo serves a built-in account: it takes no --api-url"},
+		{"demo with --token", []string{"--demo", "--token", "x"}, "it takes no --token"},
+		{"bad region", []string{"--region", "mars"}, `--region "mars"`},
+	}
+	for _, c := range cases {
+		dir := filepath.Join(t.TempDir(), "mnt")
+		start := time.Now()
+		out, code := pafs(t, env, append(append([]string{"mount", "--username", "alice"}, c.args...), dir)...)
+		took := time.Since(start)
+		if code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, output %q; want an error with %q", c.name, code, out, c.want)
+		}
+		if took > 8*time.Second {
+			t.Errorf("%s: failed after %s, want a few seconds", c.name, took.Round(100*time.Millisecond))
+		}
+		if lines := strings.Count(strings.TrimSpace(out), "\n"); lines > 0 {
+			t.Errorf("%s: not one line: %q", c.name, out)
+		}
+		for _, internal := range []string{"remote:", "BaseURL", "context canceled", "context deadline", "dial tcp", "GET cpu/"} {
+			if strings.Contains(out, internal) {
+				t.Errorf("%s: the error shows %q: %q", c.name, internal, out)
+			}
+		}
 	}
 }

@@ -244,6 +244,30 @@ func (e *Env) Stop() {
 	}
 }
 
+// WaitExit waits up to d for pafs to exit by itself (after a signal or an
+// unmount the test caused) and returns its exit code, or -1 if it is still
+// running then (the Env then still stops it at the end of the test).
+func (e *Env) WaitExit(d time.Duration) int {
+	e.mu.Lock()
+	cmd, exited := e.cmd, e.exited
+	e.mu.Unlock()
+	if cmd == nil {
+		return -1
+	}
+	select {
+	case <-exited:
+	case <-time.After(d):
+		return -1
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cmd = nil
+	if ee, ok := e.exit.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
 // Kill kills pafs with SIGKILL (a crash) and clears the dead mount.
 func (e *Env) Kill() {
 	e.mu.Lock()

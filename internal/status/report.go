@@ -19,6 +19,10 @@ type Source struct {
 	Mountpoint string
 	Started    time.Time
 	Now        func() time.Time
+	// CacheDir holds the upload queue; CacheTemporary says it is deleted
+	// when pafs exits (the demo's).
+	CacheDir       string
+	CacheTemporary bool
 }
 
 // Report is a snapshot of a mount's state. Its JSON form is .pafs/status.json.
@@ -45,6 +49,9 @@ type Report struct {
 	// Following is the files downloaded again and again for readers
 	// following them (tail -f), and what that costs.
 	Following Following `json:"following"`
+	// Where the upload queue waits for the next mount, for `pafs unmount`.
+	CacheDir       string `json:"cache_dir"`
+	CacheTemporary bool   `json:"cache_temporary,omitempty"`
 }
 
 // Following is the files being followed and their cost: at most one
@@ -139,7 +146,8 @@ func (s *Source) Collect() Report {
 	if s.Now != nil {
 		now = s.Now
 	}
-	r := Report{Account: s.Account, Mountpoint: s.Mountpoint, Uptime: Duration(now().Sub(s.Started).Round(time.Second))}
+	r := Report{Account: s.Account, Mountpoint: s.Mountpoint, Uptime: Duration(now().Sub(s.Started).Round(time.Second)),
+		CacheDir: s.CacheDir, CacheTemporary: s.CacheTemporary}
 	if s.Client != nil {
 		limit, window := s.Client.Limits()
 		r.Limit, r.Window = limit, Duration(window)

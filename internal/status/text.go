@@ -44,6 +44,15 @@ func (r Report) writeEndpoints(b *strings.Builder) {
 			fmt.Sprint(e.Waiting), fmt.Sprint(e.Requests), fmt.Sprint(e.Retries), fmt.Sprint(e.Throttled), fmt.Sprint(e.Errors)})
 	}
 	table(b, rows)
+	// Said in words too: a wait is why a command is slow or an unmount
+	// sits at the same count.
+	for _, e := range r.Endpoints {
+		if e.Waiting > 0 && time.Duration(e.NextFree) >= time.Second {
+			fmt.Fprintf(b, "  %s: %d %s waiting for the rate limit (%d of %d used in the last %s), the next in %s\n",
+				Printable(e.Family), e.Waiting, map[bool]string{true: "request", false: "requests"}[e.Waiting == 1],
+				e.InWindow, e.Limit, time.Duration(r.Window), time.Duration(e.NextFree).Round(time.Second))
+		}
+	}
 	b.WriteString("\n")
 }
 

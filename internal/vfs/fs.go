@@ -254,7 +254,9 @@ func (f *FS) CacheStats() (metaHits, metaMisses, contentHits, contentMisses uint
 }
 
 func (f *FS) report(op, path string, err error) {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) && f.bgCtx.Err() != nil {
+		// (A request cut short because the mount is closing is no failure:
+		// what it was doing stays queued for the next mount.)
 		return
 	}
 	f.log.Warn("files: "+op+" failed", "path", path, "error", err)

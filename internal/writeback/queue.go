@@ -71,6 +71,9 @@ type Queue struct {
 	done    uint64    // ops completed, for status
 	failed  uint64    // failed attempts, for status
 	settle  time.Time // no op starts before this (see Options.Settle)
+	// draining counts the Drains under way: ops added or changed meanwhile
+	// (a file closed just after the stop began) are due at once too.
+	draining int
 	// unremoved holds finished ops whose journal entries could not be
 	// removed (a read-only or failing cache disk): done here, removal
 	// retried. Should pafs stop first, the next run replays them, and their
@@ -220,6 +223,7 @@ func (q *Queue) Add(op Op) (uint64, error) {
 	op.ID = q.nextID
 	q.nextID++
 	op.Created = q.o.Now()
+	q.expediteLocked(&op)
 	if err := q.j.write(&op); err != nil {
 		q.mu.Unlock()
 		return 0, err
@@ -253,6 +257,7 @@ func (q *Queue) Update(id uint64, f func(*Op)) (bool, error) {
 		return false, nil
 	}
 	f(&e.op)
+	q.expediteLocked(&e.op)
 	err := q.j.write(&e.op)
 	q.mu.Unlock()
 	q.wake()
@@ -398,6 +403,12 @@ var ErrRefused = errors.New("the server refused some changes")
 func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
 	start := q.o.Now()
 	q.mu.Lock()
+	q.draining++
+	defer func() {
+		q.mu.Lock()
+		q.draining--
+		q.mu.Unlock()
+	}()
 	for _, e := range q.order {
 		if !e.inflight {
 			e.op.Permanent = false
@@ -426,6 +437,15 @@ func (q *Queue) Drain(ctx context.Context, progress func(Progress)) error {
 			return fmt.Errorf("upload queue: %d ops left: %w", p.Ops, ctx.Err())
 		case <-t.C:
 		}
+	}
+}
+
+// expediteLocked makes an op added or changed during a Drain due at once,
+// as Drain made those before it.
+func (q *Queue) expediteLocked(op *Op) {
+	if q.draining > 0 {
+		op.NotBefore = q.o.Now()
+		op.Held = false
 	}
 }
 
