@@ -582,7 +582,7 @@ func (m *Meta) flusher() {
 		case <-m.wake:
 		case <-m.full:
 		case <-m.stop:
-			m.Flush()
+			_ = m.Flush() // a failure is counted and reported by Flush itself
 			return
 		}
 		t.Reset(m.interval)
@@ -592,10 +592,10 @@ func (m *Meta) flusher() {
 			t.Stop()
 		case <-m.stop:
 			t.Stop()
-			m.Flush()
+			_ = m.Flush() // a failure is counted and reported by Flush itself
 			return
 		}
-		m.Flush()
+		_ = m.Flush() // a failure is counted and reported by Flush itself
 	}
 }
 

@@ -73,9 +73,12 @@ func childInode(ctx context.Context, parent *gofs.Inode, e control.Entry) *gofs.
 // fillControlEntry answers a lookup of ch with its attributes and timeouts.
 func fillControlEntry(ctx context.Context, ch *gofs.Inode, out *fuse.EntryOut) {
 	if g, ok := ch.Operations().(gofs.NodeGetattrer); ok {
+		// A failure leaves the entry without attributes: files have no
+		// attribute timeout, so the stat that follows asks again.
 		var a fuse.AttrOut
-		g.Getattr(ctx, nil, &a)
-		out.Attr = a.Attr
+		if errno := g.Getattr(ctx, nil, &a); errno == 0 {
+			out.Attr = a.Attr
+		}
 	}
 	out.SetEntryTimeout(entryTimeout)
 	if ch.IsDir() {

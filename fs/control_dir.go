@@ -130,7 +130,7 @@ func (d *controlDir) Rename(ctx context.Context, name string, newParent gofs.Ino
 	if len(notify) > 0 {
 		go func() {
 			for _, n := range notify {
-				d.NotifyEntry(n)
+				_ = d.NotifyEntry(n) // ENOENT: the kernel never looked it up
 			}
 		}()
 	}

@@ -139,7 +139,7 @@ func Open(path string, o Options) (*Store, error) {
 		err = s.takeClean()
 	}
 	if err != nil {
-		db.Close()
+		_ = db.Close() // the error that matters is err
 		return nil, fmt.Errorf("metadata store %s: %w", path, err)
 	}
 	return s, nil

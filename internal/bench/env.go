@@ -58,7 +58,7 @@ func startServer(cfg emulator.Config) (*server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { emu.Serve(ctx, ln); close(done) }()
+	go func() { _ = emu.Serve(ctx, ln); close(done) }() // ends with ctx; the phases see any failure
 	return &server{emu: emu, url: "http://" + ln.Addr().String(), stop: func() { cancel(); <-done }}, nil
 }
 
@@ -89,10 +89,10 @@ func startMount(ctx context.Context, bin string, srv *server, dir string, args [
 		case <-m.exited:
 			return nil, fmt.Errorf("pafs mount exited (%v):\n%s", m.err, m.log.String())
 		case <-deadline:
-			m.stop()
+			_ = m.stop() // the error below says what matters
 			return nil, fmt.Errorf("pafs mount did not mount within 30s:\n%s", m.log.String())
 		case <-ctx.Done():
-			m.stop()
+			_ = m.stop()
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -154,7 +154,8 @@ func (m *mount) waitServer(ctx context.Context, done func() bool, timeout time.D
 // RSS, so that each phase reports its own peak. Linux ≥ 4.0; failures only
 // mean the peak is the process's lifetime peak.
 func (m *mount) resetPeak() {
-	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", m.cmd.Process.Pid), []byte("5"), 0)
+	// Best effort: without it the peak is the process's lifetime peak.
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", m.cmd.Process.Pid), []byte("5"), 0)
 }
 
 // peakRSS is the mount process's VmHWM in bytes (0 if unknown).

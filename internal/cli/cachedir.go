@@ -278,7 +278,8 @@ func lockDir(dir string) (func(), error) {
 		}
 		return nil, fmt.Errorf("cache dir lock: %w", err)
 	}
-	f.Truncate(0)
-	f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	// The PID is for people reading the lock file; the lock is what counts.
+	_ = f.Truncate(0)
+	_, _ = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
 	return func() { f.Close() }, nil
 }

@@ -84,7 +84,7 @@ func runMountHelper(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { _ = cmd.Wait(); close(exited) }() // its exit status is read from its output
 	deadline := time.Now().Add(helperMountTimeout)
 	for {
 		if m, ok := mountinfo.Lookup(c.mountpoint); ok && m.FSType == pafsFSType {

@@ -252,7 +252,7 @@ func (m *mount) openStore(cacheDir, baseURL string, offline error) (*metastore.S
 	}
 	if warn != "" {
 		if offline != nil {
-			st.Close()
+			_ = st.Close() // an empty store: nothing in it to keep
 			return nil, fmt.Errorf("%w; and what earlier mounts learnt is lost: %s", offline, warn)
 		}
 		m.log.Warn("metadata store: " + warn)
@@ -377,7 +377,7 @@ func (m *mount) startDemo() (string, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { e.Serve(ctx, ln); close(done) }()
+	go func() { _ = e.Serve(ctx, ln); close(done) }() // ends with ctx
 	m.cleanup = append(m.cleanup, func() { cancel(); <-done })
 	if c.cacheDir == "" {
 		dir, err := os.MkdirTemp("", "pafs-demo-cache-")

@@ -30,7 +30,9 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pafs status: %s\n", describeMountError(dir, err))
 		return 1
 	}
-	stdout.Write(b)
+	if _, err := stdout.Write(b); err != nil {
+		return 1
+	}
 	return 0
 }
 

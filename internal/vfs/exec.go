@@ -36,7 +36,9 @@ func (f *FS) Execute(ctx context.Context, op writeback.Op) error {
 		// name added to or removed from a listing) is committed before
 		// the queue takes the op out of the journal: after a kill -9 the
 		// next mount must not show the state from before it.
-		f.meta.Flush()
+		if err := f.meta.Flush(); err != nil {
+			f.log.Warn("files: metadata not yet stored (retried)", "path", op.Path, "error", err)
+		}
 	}
 	return err
 }
@@ -244,7 +246,10 @@ func (f *FS) execMkdir(ctx context.Context, op writeback.Op) error {
 		// The directory exists; the placeholder (hidden here, not in the web
 		// editor) is deleted by an op of its own, retried like any other.
 		f.report("mkdir", op.Path, err)
-		f.q.Add(writeback.Op{Kind: writeback.Delete, Path: keep, NotBefore: f.o.Now()})
+		if _, err := f.q.Add(writeback.Op{Kind: writeback.Delete, Path: keep, NotBefore: f.o.Now()}); err != nil {
+			// The placeholder stays (a hidden empty file); say so.
+			f.report("mkdir", keep, err)
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

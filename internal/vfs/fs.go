@@ -170,7 +170,7 @@ func New(r Remote, o Options) (*FS, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			f.meta.Close()
+			_ = f.meta.Close() // New's own error is what the caller needs
 		}
 	}()
 	if o.CacheDir == "" {

@@ -125,6 +125,6 @@ func (f *FS) listAhead(dir string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(f.bgCtx, time.Minute)
 		defer cancel()
-		f.listing(ctx, dir)
+		_, _ = f.listing(ctx, dir) // ahead of a walk: the walk's own listing reports failures
 	}()
 }

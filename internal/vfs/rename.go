@@ -151,7 +151,14 @@ func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 	}
 	id := ne.op
 	if op.From != "" {
-		defer f.q.Update(id, func(op *writeback.Op) { op.From = "" })
+		defer func() {
+			// In memory the mark is cleared whatever the journal says; a
+			// stale mark on disk only makes recovery check for the delete,
+			// which is journalled.
+			if _, err := f.q.Update(id, func(op *writeback.Op) { op.From = "" }); err != nil {
+				f.report("queue", dst, err)
+			}
+		}()
 	}
 	if srcOp != 0 && !srcRemote {
 		// src never reached the server, unless this upload is under way.

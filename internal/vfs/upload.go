@@ -280,7 +280,9 @@ func (f *FS) ensureDirsLocked(dir string) {
 	if e == nil || e.kind != kDir || e.remote || e.op != 0 || f.queuedBelowLocked(dir) {
 		return
 	}
-	f.addMkdirLocked(e)
+	// A failure is reported; the directory is then created on the server
+	// by the next upload into it, or not at all if it stays empty.
+	_ = f.addMkdirLocked(e)
 }
 
 // DefaultWriteBackMax is how long, at most, an upload is pushed back by new

@@ -137,7 +137,9 @@ func (j *journal) load() ([]*Op, []error) {
 			}
 		}
 		if err != nil {
-			os.Rename(filepath.Join(j.dir, n), filepath.Join(j.dir, n+".bad"))
+			if rerr := os.Rename(filepath.Join(j.dir, n), filepath.Join(j.dir, n+".bad")); rerr != nil {
+				err = fmt.Errorf("%w (and it cannot be set aside: %w)", err, rerr)
+			}
 			errs = append(errs, fmt.Errorf("upload queue entry %s: %w", n, err))
 			continue
 		}

@@ -356,7 +356,7 @@ func (q *Queue) Retry() {
 	for _, e := range q.order {
 		if !e.inflight && e.op.Tries > 0 && !e.op.Permanent && e.op.NotBefore.After(now) {
 			e.op.NotBefore = now
-			q.j.write(&e.op)
+			q.writeLocked(e)
 		}
 	}
 	q.mu.Unlock()
