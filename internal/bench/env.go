@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/pafs/pafs/internal/mountinfo"
 	"github.com/pafs/pafs/internal/status"
 	"github.com/pafs/pafs/remote/emulator"
 )
@@ -24,20 +23,8 @@ import (
 // CheckFUSE says why a mount cannot be made here, or nil: pafs needs
 // /dev/fuse, and either root or fusermount3 to mount without it.
 func CheckFUSE() error {
-	const needs = "the benchmark mounts pafs, which needs /dev/fuse and either root or fusermount3 (package fuse3)"
-	if runtime.GOOS != "linux" {
-		return errors.New("FUSE is not usable here: " + needs + " on Linux")
-	}
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("FUSE is not usable here (%v): %s", err, needs)
-	}
-	f.Close()
-	if os.Geteuid() == 0 {
-		return nil
-	}
-	if _, err := exec.LookPath("fusermount3"); err != nil {
-		return errors.New("FUSE is not usable here (not root, and no fusermount3): " + needs)
+	if err := mountinfo.CheckFUSE(mountinfo.DefaultFUSEDevice); err != nil {
+		return fmt.Errorf("the benchmark mounts pafs: %w", err)
 	}
 	return nil
 }

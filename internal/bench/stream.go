@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pafs/pafs/internal/status"
 	"github.com/pafs/pafs/remote/emulator"
 )
 
@@ -15,7 +16,7 @@ func streamPhases(s *suite) []*phase {
 	size := s.sz.stream
 	mib := size >> 20
 	return []*phase{{
-		id: "7a", workload: "7", name: fmt.Sprintf("write %s", human(size)),
+		id: "7a", workload: "7", name: fmt.Sprintf("write %s", status.Bytes(size)),
 		cmds:  []string{fmt.Sprintf("dd if=/dev/zero of=big.bin bs=1M count=%d", mib)},
 		tools: []string{"dd", "sync"}, bytes: size, rateOff: true, bandwidth: true,
 		// Start without dirty pages from earlier phases, which the kernel
@@ -36,7 +37,7 @@ func streamPhases(s *suite) []*phase {
 		expect: true, naive: func(n *naive) error { return n.upload(bigFile, io.NewSectionReader(zeros{}, 0, size)) },
 		naiveHow: "one upload of a seekable source (its length is sent, as the official client does from a file)",
 	}, {
-		id: "7b", workload: "7", name: fmt.Sprintf("read %s back", human(size)), after: "7a",
+		id: "7b", workload: "7", name: fmt.Sprintf("read %s back", status.Bytes(size)), after: "7a",
 		cmds:  []string{"dd if=big.bin of=/dev/null bs=1M"},
 		tools: []string{"dd"}, bytes: size, read: true, rateOff: true, bandwidth: true,
 		run: func(r *runner) error {
@@ -65,14 +66,4 @@ func sizeIs(e *emulator.Emulator, p string, size int64) error {
 		return fmt.Errorf("the server holds %d bytes at %s, want %d", len(b), p, size)
 	}
 	return nil
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20:
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -680,7 +680,7 @@ func progressPrinter(w io.Writer, client *remote.Client) func(writeback.Progress
 			return
 		}
 		last, lastWaiting = p.Ops, wait != ""
-		msg := fmt.Sprintf("pafs: uploading before unmount: %d left (%s)", p.Ops, humanBytes(p.Bytes))
+		msg := fmt.Sprintf("pafs: uploading before unmount: %d left (%s)", p.Ops, status.Bytes(p.Bytes))
 		if wait != "" {
 			msg += "; " + wait
 		}
@@ -740,19 +740,6 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for v := n / unit; v >= unit; v /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // plural returns word for one, else its plural: the given one, or word+"s".

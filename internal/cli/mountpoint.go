@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 
@@ -14,32 +13,8 @@ import (
 // fuseDevice is the FUSE device; a variable so tests can point it elsewhere.
 var fuseDevice = "/dev/fuse"
 
-// checkFUSE fails with a how-to-fix message when this machine cannot mount
-// FUSE file systems.
-func checkFUSE() error {
-	f, err := os.OpenFile(fuseDevice, os.O_RDWR, 0)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return errors.New("FUSE is not available: " + fuseDevice + " is missing (load the module with `modprobe fuse`; in a container, add --device /dev/fuse)")
-	case errors.Is(err, os.ErrPermission):
-		// fusermount3 opens the device as the calling user, so it must be
-		// usable by that user even though fusermount3 is setuid.
-		return errors.New("FUSE is not available to this user: " + fuseDevice + " is not readable and writable by you (run as root, or `chmod 666 " + fuseDevice + "` as Debian's fuse3 package does)")
-	case err != nil:
-		return fmt.Errorf("FUSE is not available: %w", err)
-	}
-	f.Close()
-	if os.Geteuid() == 0 {
-		return nil
-	}
-	if _, err := exec.LookPath("fusermount3"); err == nil {
-		return nil
-	}
-	if _, err := exec.LookPath("fusermount"); err == nil {
-		return nil
-	}
-	return errors.New("FUSE is not available to this user: fusermount3 is missing (install fuse3: `apt-get install fuse3`, or run as root)")
-}
+// checkFUSE says why pafs cannot mount here (nil if it can).
+func checkFUSE() error { return mountinfo.CheckFUSE(fuseDevice) }
 
 // prepareMountpoint creates dir if missing and refuses a directory that is
 // already a mount (live or dead) or that holds files the mount would hide.

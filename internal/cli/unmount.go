@@ -252,7 +252,7 @@ func progressBar(w io.Writer) func(left int, bytes int64, lastErr, wait string) 
 		const width = 30
 		done := width * (total - left) / total
 		line := fmt.Sprintf("[%s%s] %d of %d uploads left (%s)", strings.Repeat("#", done),
-			strings.Repeat(".", width-done), left, total, humanBytes(bytes))
+			strings.Repeat(".", width-done), left, total, status.Bytes(bytes))
 		if wait != "" {
 			line += "; " + wait
 		}

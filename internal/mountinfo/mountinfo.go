@@ -1,4 +1,5 @@
-// Package mountinfo reads the kernel's mount table.
+// Package mountinfo reads the kernel's mount table, and says whether this
+// process can mount with FUSE at all (CheckFUSE).
 package mountinfo
 
 import (

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,23 +27,14 @@ import (
 // (CI=true), where a missing FUSE is a failure.
 func RequireFUSE(t testing.TB) {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("FUSE tests run on Linux")
-	}
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	err := mountinfo.CheckFUSE(mountinfo.DefaultFUSEDevice)
 	if err == nil {
-		f.Close()
-		if os.Geteuid() == 0 {
-			return
-		}
-		if _, err = exec.LookPath("fusermount3"); err == nil {
-			return
-		}
+		return
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("FUSE is not usable here (%v) and CI=true: install fuse3 or run as root", err)
+		t.Fatalf("%v, and CI=true: install fuse3 or run as root", err)
 	}
-	t.Skipf("FUSE is not usable here: %v", err)
+	t.Skip(err)
 }
 
 var (

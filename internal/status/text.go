@@ -77,7 +77,7 @@ func table(b *strings.Builder, rows [][]string) {
 func (r Report) writeQueue(b *strings.Builder) {
 	q := r.Queue
 	fmt.Fprintf(b, "Uploads: %d pending, %d in flight, %d failing (%s); %d done\n",
-		q.Pending, q.InFlight, q.Failing, bytes(q.Bytes), q.Done)
+		q.Pending, q.InFlight, q.Failing, Bytes(q.Bytes), q.Done)
 	for i, op := range q.Ops {
 		if i == 20 {
 			fmt.Fprintf(b, "  ... and %d more\n", len(q.Ops)-20)
@@ -93,7 +93,7 @@ func (r Report) writeQueue(b *strings.Builder) {
 		default:
 			state = "waiting its turn"
 		}
-		fmt.Fprintf(b, "  %-6s %s  %s  tries %d  %s", op.Kind, Printable(op.Path), bytes(op.Bytes), op.Tries, state)
+		fmt.Fprintf(b, "  %-6s %s  %s  tries %d  %s", op.Kind, Printable(op.Path), Bytes(op.Bytes), op.Tries, state)
 		if op.LastError != "" {
 			fmt.Fprintf(b, "  last error: %s", Printable(op.LastError))
 		}
@@ -105,7 +105,7 @@ func (r Report) writeQueue(b *strings.Builder) {
 func (r Report) writeCache(b *strings.Builder) {
 	c := r.Cache
 	fmt.Fprintf(b, "Cache: listings %s hit, file contents %s hit, %s on disk\n\n",
-		rate(c.ListingHits, c.ListingMisses), rate(c.ContentHits, c.ContentMisses), bytes(c.ContentBytes))
+		rate(c.ListingHits, c.ListingMisses), rate(c.ContentHits, c.ContentMisses), Bytes(c.ContentBytes))
 }
 
 // writeFollowing lists the followed files, only while there are any (or
@@ -180,14 +180,19 @@ func rate(hit, miss uint64) string {
 	return fmt.Sprintf("%d%% (%d of %d)", hit*100/(hit+miss), hit, hit+miss)
 }
 
-func bytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+// Bytes formats a byte count for people: "512 B", "1.5 KiB", "100 MiB"
+// (whole numbers without decimals). Every command and report uses it.
+func Bytes(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size {
+			if n%u.size == 0 {
+				return fmt.Sprintf("%d %s", n/u.size, u.name)
+			}
+			return fmt.Sprintf("%.1f %s", float64(n)/float64(u.size), u.name)
+		}
 	}
 	return fmt.Sprintf("%d B", n)
 }
