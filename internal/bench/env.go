@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,14 +38,11 @@ type server struct {
 
 func startServer(cfg emulator.Config) (*server, error) {
 	emu := emulator.New(cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := emu.ServeLoopback()
 	if err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
+		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = emu.Serve(ctx, ln); close(done) }() // ends with ctx; the phases see any failure
-	return &server{emu: emu, url: "http://" + ln.Addr().String(), stop: func() { cancel(); <-done }}, nil
+	return &server{emu: emu, url: url, stop: stop}, nil
 }
 
 // mount is `pafs mount` running in a child process, so that this process can

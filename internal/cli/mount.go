@@ -371,14 +371,11 @@ func (m *mount) startDemo() (string, error) {
 	e := emulator.New(emulator.Config{Username: c.username, Demo: true,
 		RateLimit: c.rateLimit, RateWindow: c.rateWindow})
 	c.token = e.Token()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := e.ServeLoopback()
 	if err != nil {
-		return "", fmt.Errorf("demo emulator: %w", err)
+		return "", fmt.Errorf("demo: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = e.Serve(ctx, ln); close(done) }() // ends with ctx
-	m.cleanup = append(m.cleanup, func() { cancel(); <-done })
+	m.cleanup = append(m.cleanup, stop)
 	if c.cacheDir == "" {
 		dir, err := os.MkdirTemp("", "pafs-demo-cache-")
 		if err != nil {
@@ -388,7 +385,6 @@ func (m *mount) startDemo() (string, error) {
 		c.cacheTemp = true
 		m.cleanup = append(m.cleanup, func() { os.RemoveAll(dir) })
 	}
-	url := "http://" + ln.Addr().String()
 	m.log.Info("demo: serving a demo account from the built-in emulator", "url", url, "user", c.username)
 	return url, nil
 }

@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -32,4 +33,18 @@ func (e *Emulator) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// ServeLoopback serves e on a free port of 127.0.0.1 until stop is called
+// (which waits for the shutdown): `pafs mount --demo`, `pafs bench` and
+// tests that want the emulator behind a real socket all start it this way.
+func (e *Emulator) ServeLoopback() (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("emulator: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Serve(ctx, ln); close(done) }() // ends with ctx
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }
