@@ -77,9 +77,7 @@ func TestCacheDiskReadOnly(t *testing.T) {
 
 	// A journal that cannot mark an op as sent sends nothing: fsync fails
 	// (the data is not durable anywhere but here), and the file stays queued.
-	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		t.Fatalf("remount read-only: %v", err)
-	}
+	remountReadOnly(t, dir)
 	if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
 		if err := f.Sync(); err == nil {
 			t.Error("fsync succeeded although the journal could not record the upload")
@@ -106,9 +104,7 @@ func TestCacheDiskReadOnly(t *testing.T) {
 		}
 		return false
 	})
-	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		t.Fatalf("remount read-only: %v", err)
-	}
+	remountReadOnly(t, dir)
 	<-synced
 	e.Emu.SetLatency(5 * time.Millisecond)
 	waitRemote(t, e, "f.txt", "mine\n")
@@ -133,4 +129,22 @@ func TestCacheDiskReadOnly(t *testing.T) {
 	e.WaitIdle()
 	checkKeptBoth(t, e, "f.txt", "theirs\n", "mine\n")
 	checkConflictsListed(t, e, "f.txt")
+}
+
+// remountReadOnly turns the tmpfs at dir read-only. The kernel refuses
+// (EBUSY) while a file on it is open for writing, as a journal entry is for
+// a moment while it is written: try again until it takes.
+func remountReadOnly(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
+		if err == nil {
+			return
+		}
+		if err != syscall.EBUSY || time.Now().After(deadline) {
+			t.Fatalf("remount read-only: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
