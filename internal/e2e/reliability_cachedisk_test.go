@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,7 +143,7 @@ func remountReadOnly(t *testing.T, dir string) {
 		if err == nil {
 			return
 		}
-		if err != syscall.EBUSY || time.Now().After(deadline) {
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
 			t.Fatalf("remount read-only: %v", err)
 		}
 		time.Sleep(5 * time.Millisecond)
