@@ -22,7 +22,7 @@ import (
 const ownerFile = "owner.json"
 
 // cacheEntries are the names pafs keeps in a cache directory.
-var cacheEntries = map[string]bool{ownerFile: true, "lock": true, "queue": true, "content": true}
+var cacheEntries = map[string]bool{ownerFile: true, "lock": true, "queue": true, "content": true, "failed": true}
 
 // cacheOwner is the account a cache directory's queued changes belong to.
 type cacheOwner struct {

@@ -38,6 +38,9 @@ type Report struct {
 	// both versions; ConflictCount counts them all.
 	Conflicts     []vfs.Conflict `json:"conflicts"`
 	ConflictCount int            `json:"conflict_count"`
+	// Refused are the changes the server refused for good: not retried,
+	// an upload's data kept in .pafs/failed/.
+	Refused []vfs.Refused `json:"refused"`
 }
 
 // Endpoint is one endpoint family's budget and counters.
@@ -126,6 +129,7 @@ func (s *Source) Collect() Report {
 		mh, mm, ch, cm, cb := s.Files.CacheStats()
 		r.Cache = Cache{ListingHits: mh, ListingMisses: mm, ContentHits: ch, ContentMisses: cm, ContentBytes: cb}
 		r.Conflicts, r.ConflictCount = s.Files.Conflicts()
+		r.Refused = s.Files.RefusedChanges()
 	}
 	if s.Errors != nil {
 		r.Errors, r.ErrorCount = s.Errors.List()

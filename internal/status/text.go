@@ -14,6 +14,7 @@ func (r Report) Text() string {
 	r.writeQueue(&b)
 	r.writeCache(&b)
 	r.writeConflicts(&b)
+	r.writeRefused(&b)
 	r.writeNotices(&b)
 	r.writeErrors(&b)
 	return b.String()
@@ -102,6 +103,25 @@ func (r Report) writeConflicts(b *strings.Builder) {
 	for _, c := range r.Conflicts {
 		fmt.Fprintf(b, "  %s  %s: yours is %s, the server's is %s (%s)\n",
 			c.Time.Format("15:04:05"), c.Path, c.Yours, c.Theirs, c.Why)
+	}
+	b.WriteString("\n")
+}
+
+func (r Report) writeRefused(b *strings.Builder) {
+	if len(r.Refused) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "Refused by the server, not retried (%d; data in .pafs/failed/):\n", len(r.Refused))
+	for i, x := range r.Refused {
+		if i == 20 {
+			fmt.Fprintf(b, "  ... and %d more (.pafs/failed/README lists them all)\n", len(r.Refused)-20)
+			break
+		}
+		fmt.Fprintf(b, "  %s  %s %s", x.Time.Format("15:04:05"), x.Kind, Printable(x.Path))
+		if x.HasData {
+			fmt.Fprintf(b, " (%s, kept as %s)", bytes(x.Size), Printable(x.Name))
+		}
+		fmt.Fprintf(b, ": %s\n", Printable(x.Reason()))
 	}
 	b.WriteString("\n")
 }

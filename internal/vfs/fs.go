@@ -80,7 +80,8 @@ type FS struct {
 	seen     seen  // what the server holds, as far as this mount knows (conflicts)
 	walks    walks // recent listings, to list ahead of tree walks
 
-	conflicts conflicts // found, for the status file
+	conflicts conflicts   // found, for the status file
+	failed    failedStore // changes the server refused for good (failed.go)
 
 	mu      sync.Mutex
 	ov      overlay
