@@ -41,6 +41,26 @@ func (r Report) writeEndpoints(b *strings.Builder) {
 	}
 	table(b, rows)
 	b.WriteString("\n")
+	r.writeBudgets(b)
+}
+
+// writeBudgets shows the budgets adapted to a server that counts more
+// coarsely than the client assumed.
+func (r Report) writeBudgets(b *strings.Builder) {
+	if len(r.Budgets) == 0 {
+		return
+	}
+	b.WriteString("Budgets adapted to the server (after a 429 the per-endpoint windows did not predict):\n")
+	for _, x := range r.Budgets {
+		what := "share one budget"
+		if len(x.Families) == 1 {
+			what = fmt.Sprintf("cut from %d", x.Base)
+		}
+		fmt.Fprintf(b, "  %s: %s, %d/%d in window, next free %s, since %s\n    %s\n",
+			Printable(strings.Join(x.Families, ", ")), what, x.InWindow, x.Limit,
+			time.Duration(x.NextFree).Round(100*time.Millisecond), x.Since.Format("15:04:05"), Printable(x.Why))
+	}
+	b.WriteString("\n")
 }
 
 // table writes rows with the first column left-aligned and the others
