@@ -32,7 +32,9 @@ import (
 //   - shrink: when nothing else was active enough to explain it (another
 //     client spends the budget, or the server's limit is lower), the
 //     family's budget becomes what it had used when refused, and doubles
-//     back after every window without a 429.
+//     back after a window without a 429; each time it is cut again, the
+//     wait before it grows doubles (up to maxPatience windows), so that a
+//     server whose limit is lower costs a 429 ever more rarely.
 //
 // The server's Retry-After holds the new budget, so that nothing is sent
 // before the server's window has room. A 429 to a request admitted before
@@ -48,6 +50,9 @@ type adapter struct {
 	budgets map[string]*budget        // by family; none for a family on its own
 	solo    map[string]map[*slot]bool // in-flight requests of families without one
 	gen     map[string]uint64         // by family: changes of its budget so far
+	// patience is, by the families of a budget that was cut, how long it
+	// last had to go without a 429 before growing.
+	patience map[string]time.Duration
 }
 
 // budget is a limiter shared by families (or one family's, shrunk).
@@ -58,11 +63,16 @@ type budget struct {
 	base     int      // the smallest of its families' own limits
 	since    time.Time
 	why      string
-	quiet    time.Time // the last 429 or change: a shrunk limit doubles a window after
+	quiet    time.Time // the end of the last 429's wait, or the last change: a cut limit doubles patience after
+	patience time.Duration
 	slots    map[*slot]bool
 	ctx      context.Context // cancelled when the budget is replaced
 	retire   context.CancelFunc
 }
+
+// maxPatience bounds, in windows, how long a cut budget waits without a
+// 429 before it grows again.
+const maxPatience = 16
 
 // slot is one admitted request: released on every limiter counting it.
 type slot struct {
@@ -85,15 +95,12 @@ func (c *Client) acquire(ctx context.Context, fam *family) (func(), uint64, erro
 	for {
 		a.mu.Lock()
 		c.restoreLocked(fam.name)
+		if a.budgets[fam.name] == nil {
+			c.joinLocked(fam)
+		}
 		b, gen := a.budgets[fam.name], a.gen[fam.name]
 		if b == nil {
-			if a.solo == nil {
-				a.solo = map[string]map[*slot]bool{}
-			}
-			if a.solo[fam.name] == nil {
-				a.solo[fam.name] = map[*slot]bool{}
-			}
-			a.solo[fam.name][s] = true
+			a.soloLocked(fam.name)[s] = true
 			a.mu.Unlock()
 			return release, gen, nil
 		}
@@ -127,6 +134,18 @@ func (c *Client) acquire(ctx context.Context, fam *family) (func(), uint64, erro
 		a.mu.Unlock()
 		return release, gen, nil
 	}
+}
+
+// soloLocked returns the in-flight requests of family name counted by its
+// own limiter alone.
+func (a *adapter) soloLocked(name string) map[*slot]bool {
+	if a.solo == nil {
+		a.solo = map[string]map[*slot]bool{}
+	}
+	if a.solo[name] == nil {
+		a.solo[name] = map[*slot]bool{}
+	}
+	return a.solo[name]
 }
 
 // release frees a request's slots once it has its answer.
@@ -188,7 +207,7 @@ func (c *Client) throttled(fam *family, gen uint64, wait time.Duration) {
 	now := time.Now()
 	hold := now.Add(wait)
 	if b := a.budgets[fam.name]; b != nil {
-		b.quiet = now
+		b.quiet = hold // quiet counts from the end of the server's wait
 		b.lim.HoldUntil(hold)
 	}
 	if gen != a.gen[fam.name] {
@@ -196,14 +215,14 @@ func (c *Client) throttled(fam *family, gen uint64, wait time.Duration) {
 	}
 	units, self := c.unitsLocked(fam.name)
 	self.used-- // the refused request: the server did not count it
-	kind, _, _ := strings.Cut(fam.name, "/")
+	kind := familyKind(fam.name)
 	var kin, active []unit
 	for _, u := range units {
 		if u.used <= 0 {
 			continue
 		}
 		active = append(active, u)
-		if slices.ContainsFunc(u.families(), func(f string) bool { return strings.HasPrefix(f+"/", kind+"/") }) {
+		if slices.ContainsFunc(u.families(), func(f string) bool { return familyKind(f) == kind }) {
 			kin = append(kin, u)
 		}
 	}
@@ -227,11 +246,22 @@ func (c *Client) throttled(fam *family, gen uint64, wait time.Duration) {
 		}
 	}
 	limit := max(1, min(self.used, self.limit()-1))
+	// Cut before (and grown back since, perhaps all the way): wait longer
+	// this time before growing again.
+	key := strings.Join(self.families(), ",")
+	patience := c.window
+	if p, ok := a.patience[key]; ok {
+		patience = min(2*p, maxPatience*c.window)
+	}
+	if a.patience == nil {
+		a.patience = map[string]time.Duration{}
+	}
+	a.patience[key] = patience
 	why := fmt.Sprintf("429 for %s with %d of %d used and nothing else active enough to explain it: another client spends this budget, or the server's limit is lower",
 		fam.name, self.used, self.limit())
-	c.replaceLocked([]unit{self}, limit, why, hold)
-	c.log.Warn(fmt.Sprintf("rate limit: 429 for %s with %d of %d used in its own window; its budget is cut to %d per %s, doubling back after each window without a 429",
-		fam.name, self.used, self.limit(), limit, c.window), "family", fam.name)
+	c.replaceLocked([]unit{self}, limit, why, hold).patience = patience
+	c.log.Warn(fmt.Sprintf("rate limit: 429 for %s with %d of %d used in its own window; its budget is cut to %d per %s, doubling back after %s without a 429",
+		strings.Join(self.families(), ", "), self.used, self.limit(), limit, c.window, patience), "family", fam.name)
 }
 
 // unitsLocked returns the units other than the one holding name, and that
@@ -272,7 +302,7 @@ func (c *Client) replaceLocked(group []unit, limit int, why string, hold time.Ti
 	a := &c.adapt
 	now := time.Now()
 	nb := &budget{lim: ratelimit.New(limit, c.window), limit: limit, since: now, quiet: now, why: why,
-		base: group[0].base(), slots: map[*slot]bool{}}
+		base: group[0].base(), slots: map[*slot]bool{}, patience: c.window}
 	nb.ctx, nb.retire = context.WithCancel(context.Background())
 	var log []time.Time
 	var slots []*slot
@@ -296,6 +326,9 @@ func (c *Client) replaceLocked(group []unit, limit int, why string, hold time.Ti
 		}
 	}
 	slices.Sort(nb.families)
+	if hold.After(nb.quiet) {
+		nb.quiet = hold
+	}
 	rels := nb.lim.Seed(log, len(slots), hold)
 	for i, s := range slots {
 		s.rels = append(s.rels, rels[i])
@@ -313,13 +346,46 @@ func (c *Client) replaceLocked(group []unit, limit int, why string, hold time.Ti
 	return nb
 }
 
+// joinLocked puts fam, which has no budget, into one that the server has
+// shown to count it too, before it meets a 429 of its own: a budget of
+// families of several kinds says that the server counts the whole API
+// together, one of several families of fam's kind that it counts that kind
+// together.
+func (c *Client) joinLocked(fam *family) {
+	kind := familyKind(fam.name)
+	seen := map[*budget]bool{}
+	for _, b := range c.adapt.budgets {
+		if seen[b] {
+			continue
+		}
+		seen[b] = true
+		kinds := map[string]bool{}
+		for _, f := range b.families {
+			kinds[familyKind(f)] = true
+		}
+		if len(kinds) < 2 && (len(b.families) < 2 || !kinds[kind]) {
+			continue
+		}
+		nb := c.replaceLocked([]unit{{b: b}, {fam: fam}}, b.limit, b.why, time.Time{})
+		c.log.Info(fmt.Sprintf("rate limit: %s joins the budget the server counts it in (%s)", fam.name, nb.name()), "family", fam.name)
+		return
+	}
+}
+
+// familyKind is the first segment of a family, what a server counting per
+// kind of endpoint would count together: "files", "webapps".
+func familyKind(name string) string {
+	kind, _, _ := strings.Cut(name, "/")
+	return kind
+}
+
 // restoreLocked doubles a shrunk budget of name back after a window without
 // a 429, and lets a family that is alone in its budget at its full limit
 // go back to its own limiter.
 func (c *Client) restoreLocked(name string) {
 	a := &c.adapt
 	b := a.budgets[name]
-	if b == nil || b.limit >= b.base || time.Since(b.quiet) < c.window {
+	if b == nil || b.limit >= b.base || time.Since(b.quiet) < b.patience {
 		return
 	}
 	limit := min(b.base, 2*b.limit)
@@ -327,21 +393,16 @@ func (c *Client) restoreLocked(name string) {
 		b.retire()
 		delete(a.budgets, name)
 		a.gen[name]++
-		if a.solo == nil {
-			a.solo = map[string]map[*slot]bool{}
-		}
-		if a.solo[name] == nil {
-			a.solo[name] = map[*slot]bool{}
-		}
+		solo := a.soloLocked(name)
 		for s := range b.slots {
 			s.home = nil
-			a.solo[name][s] = true
+			solo[s] = true
 		}
-		c.log.Info(fmt.Sprintf("rate limit: no 429 for %s for a window; back to its own budget of %d", name, limit))
+		c.log.Info(fmt.Sprintf("rate limit: no 429 for %s for %s; back to its own budget of %d", name, b.patience, limit))
 		return
 	}
-	c.replaceLocked([]unit{{b: b}}, limit, b.why, time.Time{})
-	c.log.Info(fmt.Sprintf("rate limit: no 429 for %s for a window; its budget grows to %d", b.name(), limit))
+	c.replaceLocked([]unit{{b: b}}, limit, b.why, time.Time{}).patience = b.patience
+	c.log.Info(fmt.Sprintf("rate limit: no 429 for %s for %s; its budget grows to %d", b.name(), b.patience, limit))
 }
 
 // BudgetStats describes a budget the client adapted to the server.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,10 +19,14 @@ import (
 // the families' budgets, and then none; every call completes. A server that
 // counts per family, as the client assumes, never answers 429.
 func TestCoarserServerBudget(t *testing.T) {
+	// At most the requests in flight when the server's budget runs out
+	// (workers), once for the files families and, for a server counting
+	// the whole API, once more when the other kinds start.
+	const workers = 6
 	for _, tc := range []struct {
 		scope emulator.RateScope
 		max   int // 429s at most
-	}{{emulator.ScopeFamily, 0}, {emulator.ScopeKind, 8}, {emulator.ScopeAPI, 8}} {
+	}{{emulator.ScopeFamily, 0}, {emulator.ScopeKind, workers + 2}, {emulator.ScopeAPI, 2 * workers}} {
 		t.Run("scope="+string(tc.scope), func(t *testing.T) {
 			t.Parallel()
 			const limit, window = 10, 500 * time.Millisecond
@@ -48,7 +53,7 @@ func TestCoarserServerBudget(t *testing.T) {
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			var errs []error
-			for range 6 {
+			for range workers {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -91,5 +96,44 @@ func TestCoarserServerBudget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A server whose limit is lower than the client's (or another client
+// spending the same budget): the family's budget is cut to what the server
+// took at the first 429, and grows back after ever longer quiet spells, so
+// the 429s thin out instead of coming at every window.
+func TestLowerServerLimit(t *testing.T) {
+	const window = 400 * time.Millisecond // over a third of the emulator's whole-second Retry-After
+	emu, c, _ := setup(t, emulator.Config{Demo: true, RateLimit: 5, RateWindow: window},
+		func(cfg *remote.Config) { cfg.RateLimit, cfg.RateWindow, cfg.MaxRetries = 10, window, 3 })
+	ctx := context.Background()
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				if _, err := c.ListDir(ctx, "/home/"+user); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	for range 60 {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	n := emu.Stats().Total429
+	t.Logf("60 calls in %v, %d 429s, budgets %+v", time.Since(start).Round(10*time.Millisecond), n, c.Budgets())
+	if failed.Load() > 0 {
+		t.Errorf("%d calls failed", failed.Load())
+	}
+	if n > 10 {
+		t.Errorf("%d 429s, want the first and a few as the budget grows back", n)
 	}
 }
