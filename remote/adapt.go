@@ -171,6 +171,7 @@ type unit struct {
 	b    *budget
 	fam  *family // b == nil
 	used int     // requests in its window and in flight
+	done int     // requests in its window that have their answer
 }
 
 func (u unit) families() []string {
@@ -214,7 +215,9 @@ func (c *Client) throttled(fam *family, gen uint64, wait time.Duration) {
 		return // sent on an estimate already revised
 	}
 	units, self := c.unitsLocked(fam.name)
-	self.used-- // the refused request: the server did not count it
+	// The refused request: the server did not count it.
+	self.used--
+	self.done--
 	kind := familyKind(fam.name)
 	var kin, active []unit
 	for _, u := range units {
@@ -245,7 +248,9 @@ func (c *Client) throttled(fam *family, gen uint64, wait time.Duration) {
 			return
 		}
 	}
-	limit := max(1, min(self.used, self.limit()-1))
+	// What the server took: the answered requests. Those still in flight
+	// were most likely refused too (they came after this one).
+	limit := max(1, min(self.done, self.limit()-1))
 	// Cut before (and grown back since, perhaps all the way): wait longer
 	// this time before growing again.
 	key := strings.Join(self.families(), ",")
@@ -258,10 +263,10 @@ func (c *Client) throttled(fam *family, gen uint64, wait time.Duration) {
 	}
 	a.patience[key] = patience
 	why := fmt.Sprintf("429 for %s with %d of %d used and nothing else active enough to explain it: another client spends this budget, or the server's limit is lower",
-		fam.name, self.used, self.limit())
+		fam.name, self.done, self.limit())
 	c.replaceLocked([]unit{self}, limit, why, hold).patience = patience
 	c.log.Warn(fmt.Sprintf("rate limit: 429 for %s with %d of %d used in its own window; its budget is cut to %d per %s, doubling back after %s without a 429",
-		strings.Join(self.families(), ", "), self.used, self.limit(), limit, c.window, patience), "family", fam.name)
+		strings.Join(self.families(), ", "), self.done, self.limit(), limit, c.window, patience), "family", fam.name)
 }
 
 // unitsLocked returns the units other than the one holding name, and that
@@ -282,10 +287,10 @@ func (c *Client) unitsLocked(name string) (others []unit, self unit) {
 			}
 			seen[b] = true
 			st := b.lim.Stats()
-			u = unit{b: b, used: st.InWindow + st.InFlight}
+			u = unit{b: b, used: st.InWindow + st.InFlight, done: st.InWindow}
 		} else {
 			st := f.lim.Stats()
-			u = unit{fam: f, used: st.InWindow + st.InFlight}
+			u = unit{fam: f, used: st.InWindow + st.InFlight, done: st.InWindow}
 		}
 		if slices.Contains(u.families(), name) {
 			self = u
