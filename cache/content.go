@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -43,8 +44,10 @@ type Content struct {
 }
 
 // OpenContent opens (creating if needed) a content cache in o.Dir. Item files
-// left by an earlier run are kept only if keep reports their ID: those are the
-// dirty files the upload queue still owns; the rest are removed.
+// left by an earlier run are kept if keep reports their ID (the dirty files
+// the upload queue still owns, adopted later) or if the index written by
+// SaveIndex at that run's clean shutdown lists them (clean copies, cached
+// again for their path as they were); the rest are removed.
 func OpenContent(o ContentOptions, keep func(id string) bool) (*Content, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -61,12 +64,135 @@ func OpenContent(o ContentOptions, keep func(id string) bool) (*Content, error) 
 	if err != nil {
 		return nil, fmt.Errorf("content cache %s: %w", o.Dir, err)
 	}
+	index := c.takeIndex()
 	for _, e := range ents {
-		if keep == nil || !keep(e.Name()) {
-			os.Remove(filepath.Join(o.Dir, e.Name()))
+		id := e.Name()
+		switch {
+		case id == indexName:
+		case keep != nil && keep(id):
+		case index[id] != nil && c.restore(index[id]):
+		default:
+			os.Remove(filepath.Join(o.Dir, id))
 		}
 	}
+	c.evict()
 	return c, nil
+}
+
+// indexName is the file SaveIndex writes in the cache directory (item IDs
+// are hex, so it cannot be one).
+const indexName = "index.json"
+
+// indexEntry is one clean item in the index.
+type indexEntry struct {
+	Path    string    `json:"path"`
+	ID      string    `json:"id"`
+	Size    int64     `json:"size"`
+	Fetched time.Time `json:"fetched"` // its TTL counts from here, as before the unmount
+}
+
+// SaveIndex records the complete, clean items and the paths they belong to,
+// so that the next OpenContent keeps them: after a remount, what was read
+// before is read again without a download while its TTL lasts, and served
+// when the server cannot be reached. Call it at a clean shutdown, once
+// nothing writes to the cache any more. The index is only trusted from
+// that shutdown to the next OpenContent, which removes it: a run that dies
+// leaves none, and its clean copies are removed (an item may have changed
+// after the index was written).
+func (c *Content) SaveIndex() error {
+	var ents []indexEntry
+	c.mu.Lock()
+	for p, it := range c.byPath {
+		it.mu.Lock()
+		if it.complete && !it.dirty && it.err == nil && it.f != nil && !it.detached {
+			ents = append(ents, indexEntry{Path: p, ID: it.id, Size: it.size, Fetched: it.fetched})
+		}
+		it.mu.Unlock()
+	}
+	c.mu.Unlock()
+	b, err := json.Marshal(ents)
+	if err != nil {
+		return fmt.Errorf("content cache index: %w", err)
+	}
+	tmp := filepath.Join(c.dir, indexName+".tmp")
+	if err := writeSync(tmp, b); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("content cache index: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(c.dir, indexName)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("content cache index: %w", err)
+	}
+	return syncDir(c.dir)
+}
+
+// takeIndex reads and removes the index a clean shutdown left, by item ID.
+// The removal is made durable before any item is used, so that a crash
+// later never finds an index that no longer describes the items.
+func (c *Content) takeIndex() map[string]*indexEntry {
+	name := filepath.Join(c.dir, indexName)
+	os.Remove(name + ".tmp")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil
+	}
+	if err := os.Remove(name); err != nil || syncDir(c.dir) != nil {
+		return nil // kept, it could outlive changes to the items it names
+	}
+	var ents []indexEntry
+	if json.Unmarshal(b, &ents) != nil {
+		return nil
+	}
+	out := make(map[string]*indexEntry, len(ents))
+	for i := range ents {
+		out[ents[i].ID] = &ents[i]
+	}
+	return out
+}
+
+// restore caches the item file e names for its path again, clean and idle,
+// if it is whole (the size the index recorded).
+func (c *Content) restore(e *indexEntry) bool {
+	if _, taken := c.byPath[e.Path]; taken || e.Path == "" {
+		return false
+	}
+	f, err := os.OpenFile(filepath.Join(c.dir, e.ID), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != e.Size {
+		f.Close()
+		return false
+	}
+	it := &Item{c: c, id: e.ID, path: e.Path, f: f, size: e.Size, total: e.Size, complete: true, fetched: e.Fetched}
+	it.cond.L = &it.mu
+	c.byPath[e.Path] = it
+	it.elem = c.idle.PushBack(it)
+	c.used.Add(e.Size)
+	return true
+}
+
+// writeSync writes b to a new file name and syncs it.
+func writeSync(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// syncDir makes the directory entries of dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
 }
 
 // Dir returns the directory holding item files.
@@ -297,6 +423,11 @@ const roomSlack = 4 << 20
 // makeRoom evicts idle clean items, least recently used first, until need
 // bytes (and roomSlack more) are freed or none is left. It reports whether
 // anything was freed. Items waiting for upload are never evicted.
+// MakeRoom evicts idle clean copies until need bytes (and some slack) are
+// free, for others sharing the cache disk (the upload journal); it reports
+// whether any were.
+func (c *Content) MakeRoom(need int64) bool { return c.makeRoom(need) }
+
 func (c *Content) makeRoom(need int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -162,6 +162,68 @@ func TestTTL(t *testing.T) {
 	}
 }
 
+// A clean shutdown's index keeps the clean copies for the next open, with
+// their fetch times; a start after a run that died (no index) removes them.
+func TestIndexKeepsCleanCopies(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	o := ContentOptions{Dir: dir, TTL: time.Hour, Now: func() time.Time { return now }}
+	c, err := OpenContent(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.New("/clean", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := it.Fill(strings.NewReader("served again"), -1); err != nil {
+		t.Fatal(err)
+	}
+	it.Release()
+	d, _ := c.New("/dirty", true)
+	d.WriteAt([]byte("local"), 0)
+	d.Release()
+	if err := c.SaveIndex(); err != nil {
+		t.Fatal(err)
+	}
+
+	now = now.Add(30 * time.Minute)
+	c, err = OpenContent(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, ok := c.Lookup("/clean")
+	if !ok {
+		t.Fatal("the clean copy is not cached after a clean shutdown")
+	}
+	buf := make([]byte, 40)
+	n, _ := it.ReadAt(buf, 0)
+	if string(buf[:n]) != "served again" {
+		t.Errorf("restored copy reads %q", buf[:n])
+	}
+	it.Release()
+	if _, ok := c.Peek("/dirty"); ok {
+		t.Error("an item the upload queue does not own was restored dirty")
+	}
+	now = now.Add(31 * time.Minute)
+	if it, ok := c.Lookup("/clean"); ok {
+		it.Release()
+		t.Error("the TTL does not count from the copy's download")
+	}
+
+	// No SaveIndex: as after kill -9.
+	c, err = OpenContent(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Peek("/clean"); ok {
+		t.Error("a copy was kept without an index")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left: %v", ents)
+	}
+}
+
 // A slow disk write through an item never stalls questions about it: vfs
 // asks an item's size under the lock every lookup needs, so a size that
 // waited for the write would stall the whole mount behind one slow pwrite.

@@ -90,6 +90,7 @@ const inoReserve = 1024
 type Meta struct {
 	ttl      time.Duration
 	now      func() time.Time
+	unsure   time.Time // listings fetched before this are never fresh (see NewMeta)
 	listings *lru.Cache[string, *Listing]
 	attrs    *lru.Cache[string, Attr]
 
@@ -158,6 +159,16 @@ func NewMeta(o MetaOptions) *Meta {
 	if o.Store != nil {
 		m.store, m.owned = o.Store, o.Store
 		m.nextIno = o.Store.NextIno()
+		if !o.Store.WasClean() {
+			// The last mount died: its last changes (a file its last
+			// upload created, added to a listing) may not have reached
+			// the store. Its listings are kept for when the server
+			// cannot be reached, but are fetched again before they are
+			// trusted; attributes need no such care (what they lose is
+			// learnt again; vfs commits the size an upload set
+			// before the upload leaves the journal).
+			m.unsure = o.Now()
+		}
 		m.pending = newChanges()
 		// Reserve the first numbers before handing any out, so that a
 		// kill -9 before the first flush cannot make them reappear.
@@ -175,7 +186,7 @@ func NewMeta(o MetaOptions) *Meta {
 // TTL returns the listing lifetime.
 func (m *Meta) TTL() time.Duration { return m.ttl }
 
-func (m *Meta) fresh(t time.Time) bool { return m.now().Sub(t) < m.ttl }
+func (m *Meta) fresh(t time.Time) bool { return m.now().Sub(t) < m.ttl && !t.Before(m.unsure) }
 
 // Listing returns the cached listing of dir if it is still fresh.
 func (m *Meta) Listing(dir string) (*Listing, bool) {
@@ -302,11 +313,16 @@ func (m *Meta) Ino(p string) uint64 {
 
 // SawContent records that p's content (downloaded, or written through pafs)
 // has this size and SHA-256 hash. Content other than the one recorded last
-// (or the first seen) is new: its size and hash replace the old ones and
-// ContentSeen becomes now, and so does Mtime unless the caller sets it (a
-// write through pafs sets it to the write's time; touch -d to its own). The
-// same content changes nothing, so mtimes stay stable for make and rsync.
-// It returns the attributes and whether the content was new.
+// is new: its size and hash replace the old ones and ContentSeen becomes
+// now, and so does Mtime unless the caller sets it (a write through pafs
+// sets it to the write's time; touch -d to its own). The same content
+// changes nothing, so mtimes stay stable for make and rsync.
+//
+// The first content seen of a path (no hash recorded) keeps the mtime shown
+// until then, the time pafs first saw the path (FirstSeen): nothing tells
+// it apart from what was there then, and nobody can have read older
+// content through pafs. Only a size recorded before that differs makes it
+// new. It returns the attributes and whether the content was new.
 func (m *Meta) SawContent(p string, size int64, hash [32]byte) (Attr, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -315,7 +331,12 @@ func (m *Meta) SawContent(p string, size int64, hash [32]byte) (Attr, bool) {
 		return a, false
 	}
 	now := m.now()
-	if a.HasHash || a.Mtime.IsZero() {
+	switch {
+	case a.HasHash || (a.Size >= 0 && a.Size != size):
+		a.Mtime = now
+	case a.Mtime.IsZero() && !a.FirstSeen.IsZero():
+		a.Mtime = a.FirstSeen
+	case a.Mtime.IsZero():
 		a.Mtime = now
 	}
 	a.Size, a.Hash, a.HasHash, a.ContentSeen = size, hash, true, now
@@ -638,6 +659,11 @@ func (m *Meta) Close() error {
 		<-m.done
 		err = m.Flush()
 		m.mu.Lock()
+		if st := m.store; st != nil && err == nil {
+			// Everything learnt is committed: the next mount may trust
+			// the listings (see NewMeta).
+			err = st.MarkClean()
+		}
 		m.store = nil
 		m.mu.Unlock()
 		err = errors.Join(err, m.owned.Close())

@@ -73,6 +73,60 @@ func TestMetaStoreSurvivesRemount(t *testing.T) {
 	}
 }
 
+// The listings of a mount that died (no clean Close) are kept but not
+// trusted: they may lack what its last moments changed. Those of a clean
+// unmount are fresh for the rest of their TTL.
+func TestMetaStoreUncleanListingsNotFresh(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	now := time.Unix(1700000000, 0)
+	clock := func() time.Time { return now }
+	st := openStore(t, path)
+	m := NewMeta(MetaOptions{TTL: time.Hour, Now: clock, Store: st})
+	m.PutListing("/d", &Listing{Entries: map[string]bool{"f": false}, Fetched: now})
+	ino := m.Ino("/d/f")
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // as after kill -9: no clean Close
+
+	now = now.Add(time.Second)
+	m = storeMeta(t, path, MetaOptions{TTL: time.Hour, Now: clock})
+	if _, ok := m.Listing("/d"); ok {
+		t.Error("a listing left by a mount that died is served as fresh")
+	}
+	if l, ok := m.PeekListing("/d"); !ok || !has(l, "f") {
+		t.Errorf("the listing left by a mount that died is gone: %+v %v", l, ok)
+	}
+	if m.Ino("/d/f") != ino {
+		t.Error("inode number lost")
+	}
+	m.PutListing("/d", &Listing{Entries: map[string]bool{"f": false}, Fetched: now})
+	closeMeta(t, m)
+
+	now = now.Add(time.Second)
+	m = storeMeta(t, path, MetaOptions{TTL: time.Hour, Now: clock})
+	if _, ok := m.Listing("/d"); !ok {
+		t.Error("a listing committed by a clean unmount is not fresh")
+	}
+}
+
+// The first content seen of a path keeps the mtime it was shown with since
+// it was first seen, unless its size was known and differs.
+func TestMetaSawContentFirstSight(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	m := NewMeta(MetaOptions{TTL: time.Hour, Now: func() time.Time { return now }})
+	m.Ino("/f")
+	m.UpdateAttr("/g", func(a *Attr) { a.Size = 5 })
+	first := now
+	now = now.Add(time.Hour)
+	if a, changed := m.SawContent("/f", 10, [32]byte{1}); !changed || !a.Mtime.Equal(first) {
+		t.Errorf("first content of a path seen an hour ago: mtime %v, want %v (%v)", a.Mtime, first, changed)
+	}
+	if a, _ := m.SawContent("/g", 6, [32]byte{1}); !a.Mtime.Equal(now) {
+		t.Errorf("first content of another size than the one known: mtime %v, want %v", a.Mtime, now)
+	}
+}
+
 // With a tiny LRU, records live in pending and then in the store; reads
 // never see an older value, during and after flushes.
 func TestMetaStoreReadThrough(t *testing.T) {

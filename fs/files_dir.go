@@ -79,16 +79,18 @@ var (
 
 func (d *dirNode) path() string { return d.t.remotePath(d.EmbeddedInode(), &d.last) }
 
-// child returns the inode for name, reusing the existing one when its type
-// still matches so that inode numbers stay stable.
+// child returns the inode for name, reusing the existing one while its type
+// and number still match. The number is the path's own (vfs.Attr.Ino), the
+// same across remounts: git compares inode numbers with its index, and a
+// new number makes it read the file again.
 func (d *dirNode) child(ctx context.Context, name string, a vfs.Attr) *gofs.Inode {
-	if ch := d.GetChild(name); ch != nil && (ch.Mode()&syscall.S_IFDIR != 0) == a.IsDir {
+	if ch := d.GetChild(name); ch != nil && (ch.Mode()&syscall.S_IFDIR != 0) == a.IsDir && ch.StableAttr().Ino == a.Ino {
 		return ch
 	}
 	if a.IsDir {
-		return d.NewInode(ctx, &dirNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFDIR})
+		return d.NewInode(ctx, &dirNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: a.Ino})
 	}
-	return d.NewInode(ctx, &fileNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	return d.NewInode(ctx, &fileNode{t: d.t}, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: a.Ino})
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -100,11 +102,17 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	return d.child(ctx, name, a), 0
 }
 
-func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+// withCaller tells vfs which process a request comes from: it sees tree
+// walks by it.
+func withCaller(ctx context.Context) context.Context {
 	if fc, ok := ctx.(*fuse.Context); ok {
-		ctx = vfs.WithCaller(ctx, fc.Caller.Pid)
+		return vfs.WithCaller(ctx, fc.Caller.Pid)
 	}
-	ents, err := d.t.vfs.ReadDir(ctx, d.path())
+	return ctx
+}
+
+func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ents, err := d.t.vfs.ReadDir(withCaller(ctx), d.path())
 	if err != nil {
 		return nil, Errno(err)
 	}
@@ -114,7 +122,7 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		if e.IsDir {
 			mode = syscall.S_IFDIR
 		}
-		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode})
+		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode, Ino: e.Ino})
 	}
 	return gofs.NewListDirStream(out), 0
 }

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,9 +39,18 @@ var (
 func (n *fileNode) path() string { return n.t.remotePath(n.EmbeddedInode(), &n.last) }
 
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a := n.t.vfs.Stat(n.path(), false)
+	var a vfs.Attr
 	if h, ok := fh.(*fileHandle); ok {
+		a = n.t.vfs.Stat(n.path(), false)
 		a.Size, a.SizeKnown = h.h.Size(), true
+		// An fstat, or a read at the end, of an open file: how tail -f
+		// and readline loops poll (vfs/follow.go).
+		h.h.Polled()
+	} else {
+		var err error
+		if a, err = n.t.vfs.StatExact(withCaller(ctx), n.path(), false); err != nil {
+			return Errno(err)
+		}
 	}
 	fillAttrOut(a, out)
 	return 0
@@ -167,6 +177,24 @@ func trimSpace(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
+}
+
+// watchChanges makes the kernel drop its cached pages and attributes of a
+// file whose content pafs found changed on the server, so that open
+// descriptors and mmaps read the new bytes at the new size. A file the
+// kernel has no inode for has nothing cached.
+func (t *filesTree) watchChanges() {
+	t.vfs.OnContentChange(func(p string) {
+		n := t.root
+		for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+			if n = n.GetChild(name); n == nil {
+				return
+			}
+		}
+		// Offset 0, length 0: the attributes and every page. ENOENT
+		// (the kernel forgot the inode meanwhile) leaves nothing to drop.
+		_ = n.NotifyContent(0, 0)
+	})
 }
 
 // fileHandle is an open file of files/.

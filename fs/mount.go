@@ -43,6 +43,12 @@ func Mount(dir string, root gofs.InodeEmbedder, o MountOptions) (*fuse.Server, e
 			Options:     opts,
 			MaxWrite:    1 << 20,
 			DirectMount: os.Geteuid() == 0,
+			// READDIRPLUS stays on although go-fuse answers it with a
+			// lookup of every entry: a lookup never fetches a file's
+			// size, getattr does (internal/vfs/sizes.go), and the kernel
+			// asks getattr before it shows a file's attributes (their
+			// timeout is zero, attr.go). So ls and find -name cost the
+			// listing alone, and ls -l needs no lookup per entry.
 		},
 	})
 	if err != nil {

@@ -41,8 +41,9 @@ func NewRoot(files *vfs.FS, username string, extra ...Child) *Root {
 // OnAdd builds the fixed top level.
 func (r *Root) OnAdd(ctx context.Context) {
 	t := &filesTree{vfs: r.files}
-	files := r.NewPersistentInode(ctx, &dirNode{t: t}, gofs.StableAttr{Mode: syscall.S_IFDIR})
+	files := r.NewPersistentInode(ctx, &dirNode{t: t}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: r.files.Ino("/")})
 	t.root = files
+	t.watchChanges()
 	r.AddChild("files", files, false)
 	home := &gofs.MemSymlink{Data: []byte("files/home/" + r.username)}
 	now := uint64(time.Now().Unix())

@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-// Account-level resources (§7, §8).
+// Account-level resources (docs/api.md, "Account settings and students").
 
 // PythonKind names one of the account's default Python version settings;
 // its value is also the endpoint and the JSON member of the setting.

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Always-on tasks (§4).
+// Always-on tasks (docs/api.md, "Always-on tasks").
 
 // ListAlwaysOn lists the account's always-on tasks.
 func (c *Client) ListAlwaysOn(ctx context.Context) ([]AlwaysOnTask, error) {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Consoles (§3).
+// Consoles (docs/api.md, "Consoles").
 
 // ListConsoles lists the account's consoles.
 func (c *Client) ListConsoles(ctx context.Context) ([]Console, error) {

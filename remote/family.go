@@ -47,7 +47,7 @@ func Family(apiPath string) string {
 	return strings.Join(segs, "/")
 }
 
-// knownFamily matches the documented endpoints (§2–§8 of the API doc).
+// knownFamily matches the documented endpoints (docs/api.md).
 func knownFamily(segs []string) (string, bool) {
 	head, n := segs[0], len(segs)
 	switch head {

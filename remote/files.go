@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// Files API (§2). Paths are absolute file-system paths ("/home/u/x.py").
+// Files API (docs/api.md, "Files"). Paths are absolute file-system paths ("/home/u/x.py").
 
 const jsonType = "application/json"
 

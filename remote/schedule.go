@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Scheduled tasks (§5).
+// Scheduled tasks (docs/api.md, "Scheduled tasks").
 
 // ListSchedule lists the account's scheduled tasks.
 func (c *Client) ListSchedule(ctx context.Context) ([]ScheduledTask, error) {

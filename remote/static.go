@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Static file mappings (§6.1) and static headers (§6.2) of a web app. A
+// Static file mappings (docs/api.md, "Web apps") and static headers (docs/api.md, "Web apps") of a web app. A
 // reload is needed for changes to take effect.
 
 // ListStaticFiles lists a web app's static file mappings.

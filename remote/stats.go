@@ -77,7 +77,8 @@ func (f *family) acquire(ctx context.Context, log *slog.Logger) (release func(),
 	if f.lim == nil {
 		return func() {}, ctx.Err()
 	}
-	if est := f.lim.Stats().NextFree; est > time.Second {
+	// A probe waits by design (it goes last); only waits someone sees are news.
+	if est := f.lim.Stats().NextFree; est > time.Second && !ratelimit.IsProbe(ctx) {
 		log.Info(fmt.Sprintf("rate limit: waiting %s for %s", est.Round(time.Second), f.name),
 			"family", f.name, "wait", est)
 	}

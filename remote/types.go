@@ -40,7 +40,7 @@ type Download struct {
 	ContentType string
 }
 
-// Console is a console object (§3).
+// Console is a console object (docs/api.md, "Consoles").
 type Console struct {
 	ID               int    `json:"id"`
 	User             string `json:"user"`
@@ -59,7 +59,7 @@ type ConsoleCreate struct {
 	WorkingDirectory string `json:"working_directory,omitempty"`
 }
 
-// AlwaysOnTask is an always-on task object (§4).
+// AlwaysOnTask is an always-on task object (docs/api.md, "Always-on tasks").
 type AlwaysOnTask struct {
 	ID          int    `json:"id"`
 	URL         string `json:"url"`
@@ -84,7 +84,7 @@ type AlwaysOnPatch struct {
 	Enabled     *bool   `json:"enabled,omitempty"`
 }
 
-// ScheduledTask is a scheduled task object (§5). Hour is nil for hourly tasks.
+// ScheduledTask is a scheduled task object (docs/api.md, "Scheduled tasks"). Hour is nil for hourly tasks.
 type ScheduledTask struct {
 	ID            int     `json:"id"`
 	URL           string  `json:"url"`
@@ -123,7 +123,7 @@ type SchedulePatch struct {
 	Minute      *int    `json:"minute,omitempty"`
 }
 
-// Webapp is a classic WSGI web app object (§6). PythonVersion is normalised to
+// Webapp is a classic WSGI web app object (docs/api.md, "Web apps"). PythonVersion is normalised to
 // the "3.10" form whatever the server sent. Enabled is nil when the server does
 // not report it.
 type Webapp struct {
@@ -164,14 +164,14 @@ type SSLInfo struct {
 	CertType              string   `json:"cert_type,omitempty"`
 }
 
-// StaticFile is a static file mapping (§6.1).
+// StaticFile is a static file mapping (docs/api.md, "Web apps").
 type StaticFile struct {
 	ID   int    `json:"id"`
 	URL  string `json:"url"`
 	Path string `json:"path"`
 }
 
-// StaticHeader is a static header mapping (§6.2).
+// StaticHeader is a static header mapping (docs/api.md, "Web apps").
 type StaticHeader struct {
 	ID    int    `json:"id"`
 	URL   string `json:"url"`
@@ -188,7 +188,7 @@ type CPUUsage struct {
 }
 
 // Choice is a current setting and its allowed values: the default Python
-// versions and the system image (§7).
+// versions and the system image (docs/api.md, "Account settings and students").
 type Choice struct {
 	Current   string
 	Available []string

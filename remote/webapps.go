@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Web apps (§6). Python versions are given and returned in the "3.10" form;
+// Web apps (docs/api.md, "Web apps"). Python versions are given and returned in the "3.10" form;
 // creation alone sends "python310", as the API wants there.
 //
 // A reload, a creation and a certificate request are slow calls: the server

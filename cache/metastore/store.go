@@ -64,6 +64,12 @@ var (
 	keySchema      = []byte("schema")
 	keyAccount     = []byte("account")
 	keyNextIno     = []byte("next_ino")
+	// keyClean is present while the store is closed after a clean
+	// shutdown (MarkClean) and removed when it is opened: a store opened
+	// without it was left by a process that died, and may lack the
+	// changes of its last moments. Stores from before the key read as not
+	// clean, which is the safe side.
+	keyClean = []byte("clean")
 )
 
 // Options configures Open.
@@ -82,9 +88,10 @@ type Options struct {
 // Store is an open metadata store. Its methods are safe for concurrent use;
 // bbolt serialises writers and lets readers run beside them.
 type Store struct {
-	db      *bolt.DB
-	path    string
-	nextIno atomic.Uint64 // the persisted inode counter
+	db       *bolt.DB
+	path     string
+	nextIno  atomic.Uint64 // the persisted inode counter
+	wasClean bool          // the last process to use it closed it cleanly
 }
 
 // Open opens the store at path, creating it if it does not exist. Errors:
@@ -127,6 +134,9 @@ func Open(path string, o Options) (*Store, error) {
 	}
 	if err == nil {
 		err = s.init(o.Account)
+	}
+	if err == nil {
+		err = s.takeClean()
 	}
 	if err != nil {
 		db.Close()
@@ -265,6 +275,34 @@ func OpenOrRebuild(path string, o Options) (*Store, string, error) {
 		return nil, "", err2
 	}
 	return s, fmt.Sprintf("%v; moved it to %s and starting an empty one (listings and sizes will be fetched from the server again)", err, aside), nil
+}
+
+// takeClean reads and removes the clean-shutdown mark (see keyClean).
+func (s *Store) takeClean() error {
+	return s.update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		s.wasClean = m.Get(keyClean) != nil
+		if !s.wasClean {
+			return nil
+		}
+		return m.Delete(keyClean)
+	})
+}
+
+// WasClean reports whether the process that used the store last closed it
+// after MarkClean: everything it learnt is there. If not (kill -9, a
+// crash, a power cut), the changes of its last moments may be missing: a
+// listing may lack a file its last upload created.
+func (s *Store) WasClean() bool { return s.wasClean }
+
+// MarkClean records that everything the caller learnt is committed; the
+// next Open reports it (WasClean). Call it last, before Close.
+func (s *Store) MarkClean() error {
+	err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyClean, []byte{1}) })
+	if err != nil {
+		return fmt.Errorf("metadata store %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // Path returns the store's file name.

@@ -38,6 +38,8 @@ type Config struct {
 	// MountLog, if set, is where the mount logs every request (pafs mount
 	// -v --log-file): which requests a phase made, and how long each took.
 	MountLog string
+	// Sizes is the mount's --sizes ("" is pafs's default, exact).
+	Sizes string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -71,6 +73,9 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// lazySizes reports a mount that shows unread files as empty.
+func (c Config) lazySizes() bool { return c.Sizes == "lazy" }
 
 // Window is the scaled rate-limit window.
 func (c Config) Window() time.Duration {

@@ -67,17 +67,33 @@ func gitPhases(s *suite) []*phase {
 	}, {
 		id: "5b", workload: "5", name: "git status", after: "5a",
 		cmds: []string{"git status --porcelain"}, tools: []string{"git"},
-		run: func(r *runner) error {
-			out, err := r.sh("cd repo && git status --porcelain")
-			if err == nil && out != "" {
-				err = fmt.Errorf("git status after clone: %q", out)
-			}
-			return err
-		},
+		run: cleanStatus("after clone"),
 		min: func(*emulator.Emulator) model {
 			return model{how: "everything git reads was written here and is cached"}
 		},
 		naive:    func(n *naive) error { return n.gitStatus() },
 		naiveHow: "list every directory of the work tree, download every tracked file (no mtimes: git must hash them) and .git/HEAD, config, index",
+	}, {
+		id: "5c", workload: "5", name: "git status after a remount", after: "5b", remount: true,
+		cmds: []string{"(unmount, mount)", "git status --porcelain"}, tools: []string{"git"},
+		run: cleanStatus("after a remount"),
+		min: func(*emulator.Emulator) model {
+			return model{how: "inode numbers, mtimes and sizes are those git's index holds (metadata store), " +
+				"and what git reads in .git is in the content cache, inside its TTL"}
+		},
+		expect:   true,
+		naive:    func(n *naive) error { return n.gitStatus() },
+		naiveHow: "as for 5b: every directory listed, every tracked file and .git's files downloaded",
 	}}
+}
+
+// cleanStatus runs git status in the clone, which must show nothing.
+func cleanStatus(when string) func(r *runner) error {
+	return func(r *runner) error {
+		out, err := r.sh("cd repo && git status --porcelain")
+		if err == nil && out != "" {
+			err = fmt.Errorf("git status %s: %q", when, out)
+		}
+		return err
+	}
 }

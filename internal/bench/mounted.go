@@ -42,6 +42,11 @@ func (s *suite) runMounted(ctx context.Context, out []Phase, models []model, res
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if p.remount {
+			if m, err = s.remount(ctx, srv, m); err != nil {
+				return err
+			}
+		}
 		s.mountedPhase(ctx, srv, m, p, &out[i])
 		models[i] = p.min(srv.emu)
 		s.logf("%-3s %-34s %s", p.id, p.name, progressText(out[i]))
@@ -60,6 +65,19 @@ func (s *suite) prime(ctx context.Context, srv *server, m *mount) (map[string]in
 	}
 	s.quiesce(ctx, m, srv, before)
 	return srv.emu.Stats().Requests, nil
+}
+
+// remount stops the mount (it uploads what is pending first) and mounts
+// again on the same cache directory.
+func (s *suite) remount(ctx context.Context, srv *server, m *mount) (*mount, error) {
+	if err := m.stop(); err != nil {
+		return m, err
+	}
+	n, err := startMount(ctx, s.cfg.Pafs, srv, m.dir, s.mountArgs())
+	if err != nil {
+		return m, fmt.Errorf("remount: %w", err)
+	}
+	return n, nil
 }
 
 func (s *suite) mountRunner(ctx context.Context, srv *server, m *mount) *runner {

@@ -189,7 +189,7 @@ func (n *naive) catWebapps() error {
 	return nil
 }
 
-// wsgiPath is where a web app's WSGI file lives (API reference §6).
+// wsgiPath is where a web app's WSGI file lives (docs/api.md, "Web apps").
 func wsgiPath(domain string) string {
 	return "/var/www/" + strings.ToLower(strings.ReplaceAll(domain, ".", "_")) + "_wsgi.py"
 }

@@ -45,6 +45,13 @@ type phase struct {
 	// bandwidth: the floor is the naive client's time for the same single
 	// request (the job is bound by bytes, not by requests).
 	bandwidth bool
+	// remount: the mount is stopped and started again (same cache
+	// directory) before the phase, untimed: what a mount learnt must
+	// serve the next one.
+	remount bool
+	// span: the job takes at least this long whatever the requests (a
+	// server-side change to wait for); the floor is at least that.
+	span time.Duration
 }
 
 // result is the phase's entry in the results, before it runs.

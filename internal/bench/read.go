@@ -50,19 +50,36 @@ func countNeedles(files map[string][]byte) int {
 	return n
 }
 
-// treePhases is workload 1: ls -lR, then find, over 300 files in 30 dirs.
+// treePhases is workload 1: ls -lR, then find, over 300 files in 30 dirs;
+// then ls -l of a directory of 100 files nothing has read.
 func treePhases(s *suite) []*phase {
 	dirs := s.sz.treeDirs
 	listing := model{steps: []step{free("GET files/path", 1), then(0, "GET files/path", dirs)},
 		how: fmt.Sprintf("one listing per directory (1+%d): a listing is one level and carries every name and type; "+
 			"files/tree would be one request but omits dotfiles", dirs)}
+	naiveHow := "list every directory (one GET each)"
 	walk := func(n *naive) error { _, err := n.walk(home + "/tree"); return err }
+	lsLR := walk
+	flat := model{steps: []step{free("GET files/path", 1)}, how: "one listing"}
+	flatNaive := func(n *naive) error { _, err := n.c.ListDir(n.ctx, home+"/"+flatDir); return err }
+	flatHow := "list the directory"
+	if !s.cfg.lazySizes() {
+		// The API reports no size: a file's costs one download.
+		listing.steps = append(listing.steps, then(1, "GET files/path", s.sz.treeFiles))
+		listing.how += fmt.Sprintf("; one download per file (%d) for its size: the API has no stat", s.sz.treeFiles)
+		naiveHow = "list every directory and download every file (sizes)"
+		lsLR = func(n *naive) error { return n.readTree(home + "/tree") }
+		flat.steps = append(flat.steps, then(0, "GET files/path", flatFiles))
+		flat.how = fmt.Sprintf("one listing, then one download per file (%d) for its size: the API has no stat", flatFiles)
+		flatNaive = func(n *naive) error { return n.readTree(home + "/" + flatDir) }
+		flatHow = "list the directory, download every file (sizes)"
+	}
 	return []*phase{{
 		id: "1a", workload: "1", name: fmt.Sprintf("ls -lR (%d files, %d dirs)", s.sz.treeFiles, dirs+1),
 		cmds: []string{"ls -lR tree"}, tools: []string{"ls"},
 		run:    func(r *runner) error { return r.expectLines("ls -lRa tree | grep -c 'file\\|hidden'", s.sz.treeFiles) },
 		min:    func(*emulator.Emulator) model { return listing },
-		expect: true, naive: walk, naiveHow: "list every directory (one GET each)",
+		expect: true, naive: lsLR, naiveHow: naiveHow,
 	}, {
 		id: "1b", workload: "1", name: "find (inside the TTL)", after: "1a",
 		cmds: []string{"find tree"}, tools: []string{"find"},
@@ -71,7 +88,45 @@ func treePhases(s *suite) []*phase {
 			return model{how: "every listing is still fresh (inside --dir-cache-time)"}
 		},
 		expect: true, naive: walk, naiveHow: "list every directory again (no cache)",
+	}, {
+		id: "1c", workload: "1", name: fmt.Sprintf("ls -l (%d files, cold)", flatFiles),
+		cmds: []string{"ls -l " + flatDir}, tools: []string{"ls"},
+		run: func(r *runner) error {
+			size := "[1-9][0-9]*" // every file holds something
+			if s.cfg.lazySizes() {
+				size = "[0-9]*" // the mount shows 0
+			}
+			return r.expectLines("ls -l "+flatDir+" | grep -c ' "+size+" [A-Z][a-z][a-z] .* f[0-9]*\\.txt$'", flatFiles)
+		},
+		min:    func(*emulator.Emulator) model { return flat },
+		expect: true, naive: flatNaive, naiveHow: flatHow,
+	}, {
+		id: "1d", workload: "1", name: "ls -lR after a remount (inside the TTL)", after: "1b", remount: true,
+		cmds: []string{"(unmount, mount)", "ls -lR tree"}, tools: []string{"ls"},
+		run: func(r *runner) error { return r.expectLines("ls -lRa tree | grep -c 'file\\|hidden'", s.sz.treeFiles) },
+		min: func(*emulator.Emulator) model {
+			return model{how: "the listings the last mount fetched are still fresh (the TTL counts from the fetch, " +
+				"whichever mount made it), and sizes, inode numbers and mtimes are in the metadata store"}
+		},
+		expect: true, naive: lsLR, naiveHow: naiveHow + " again (no cache)",
 	}}
+}
+
+// flatDir holds flatFiles files of different sizes, which only phase 1c
+// reads.
+const (
+	flatDir   = "flat"
+	flatFiles = 100
+)
+
+// flatTree is flatDir's files (relative paths).
+func flatTree() map[string][]byte {
+	out := map[string][]byte{}
+	for i := range flatFiles {
+		p := fmt.Sprintf("%s/f%03d.txt", flatDir, i)
+		out[p] = text(p, 1+i%40, false)
+	}
+	return out
 }
 
 // grepPhases is workload 2: grep -r over a tree, twice.

@@ -29,6 +29,7 @@ type Settings struct {
 	TTLSeconds    float64 `json:"dir_cache_time_seconds"`
 	WriteBackMs   float64 `json:"write_back_ms"`
 	Quick         bool    `json:"quick"`
+	Sizes         string  `json:"sizes,omitempty"` // the mount's --sizes, if given
 }
 
 // Phase is one measured step of a workload.

@@ -88,7 +88,7 @@ func (s *suite) runAll(ctx context.Context, out []Phase, models []model, naives 
 
 func (c Config) settings() Settings {
 	return Settings{Scale: c.Scale, ScaleText: c.ScaleText(), Limit: c.Limit, WindowSeconds: c.Window().Seconds(),
-		LatencyMs: ms(c.Latency), TTLSeconds: c.TTL.Seconds(), WriteBackMs: ms(c.WriteBack), Quick: c.Quick}
+		LatencyMs: ms(c.Latency), TTLSeconds: c.TTL.Seconds(), WriteBackMs: ms(c.WriteBack), Quick: c.Quick, Sizes: c.Sizes}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -105,6 +105,9 @@ func (s *suite) mountArgs() []string {
 		"--dir-cache-time", c.TTL.String(), "--write-back", c.WriteBack.String()}
 	if c.MountLog != "" {
 		args = append(args, "--verbose", "--log-file", c.MountLog)
+	}
+	if c.Sizes != "" {
+		args = append(args, "--sizes", c.Sizes)
 	}
 	return args
 }
@@ -221,6 +224,10 @@ func (s *suite) floor(o *Phase, p *phase, m model) {
 	if p.bandwidth && total(o.Minimum) > 0 && o.Naive != nil && o.Naive.Error == "" {
 		api = time.Duration(o.Naive.Seconds * float64(time.Second))
 		how = "the naive client's single request (bound by bytes, not requests)"
+	}
+	if p.span > api {
+		api = p.span + c.Latency
+		how = fmt.Sprintf("the last change happens %.2fs in, then one round trip", p.span.Seconds())
 	}
 	o.APIFloorSeconds = api.Seconds()
 	o.FloorHow = fmt.Sprintf("max(API %.2fs: %s; local disk %.2fs)", api.Seconds(), how, o.LocalSeconds)

@@ -51,10 +51,10 @@ func newSuite(ctx context.Context, c Config) (s *suite, err error) {
 		return nil, fmt.Errorf("preparing the sources: %w", err)
 	}
 	all := slices.Concat(treePhases(s), grepPhases(s), copyPhases(s), editPhases(s),
-		gitPhases(s), tarPhases(s), streamPhases(s), controlPhases(s))
+		gitPhases(s), tarPhases(s), streamPhases(s), controlPhases(s), followPhases(s))
 	s.phases = selectPhases(c, all)
 	if len(s.phases) == 0 {
-		return nil, fmt.Errorf("--only %s selects no workload (1–8, or a phase like 4b)", strings.Join(c.Only, ","))
+		return nil, fmt.Errorf("--only %s selects no workload (1–9, or a phase like 4b)", strings.Join(c.Only, ","))
 	}
 	return s, nil
 }
@@ -119,9 +119,11 @@ func (s *suite) seedMirror() error { return writeTree(s.mirror, s.seedFiles()) }
 func (s *suite) seedFiles() map[string][]byte {
 	files := tree("tree", s.sz.treeDirs, s.sz.treeFiles)
 	maps.Copy(files, tree("greptree", s.sz.grepDirs, s.sz.grepFiles))
+	maps.Copy(files, flatTree())
 	for _, ed := range []string{"vim", "nano", "sed"} {
 		files[editorFile(ed)] = editSource(ed)
 	}
+	files[followRel] = []byte("line 0\n")
 	return files
 }
 

@@ -12,8 +12,12 @@ import (
 // floor were derived.
 func (r *Results) WriteTable(w io.Writer) error {
 	s, m := r.Settings, r.Machine
-	fmt.Fprintf(w, "pafs bench: %s; latency %gms; --write-back %gms; --dir-cache-time %gs\n",
-		s.ScaleText, s.LatencyMs, s.WriteBackMs, s.TTLSeconds)
+	sizes := ""
+	if s.Sizes != "" {
+		sizes = "; --sizes " + s.Sizes
+	}
+	fmt.Fprintf(w, "pafs bench: %s; latency %gms; --write-back %gms; --dir-cache-time %gs%s\n",
+		s.ScaleText, s.LatencyMs, s.WriteBackMs, s.TTLSeconds, sizes)
 	fmt.Fprintf(w, "machine: %d × %s, Linux %s, %s; whole run %.0fs; setup requests: %s\n\n",
 		m.CPUs, m.CPU, m.Kernel, m.Go, r.Seconds, keysText(r.Setup))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

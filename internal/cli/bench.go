@@ -72,13 +72,14 @@ func parseBenchArgs(args []string, stderr io.Writer) (bench.Config, string, erro
 	fl.DurationVar(&c.Latency, "latency", 100*time.Millisecond, "latency the emulator adds to every request")
 	fl.DurationVar(&c.TTL, "dir-cache-time", 10*time.Minute, "the mount's --dir-cache-time (long, so that the second grep is inside it)")
 	fl.DurationVar(&c.WriteBack, "write-back", 0, "the mount's --write-back (default: pafs's 2s divided by --scale)")
-	fl.StringSliceVar(&c.Only, "only", nil, "run only these workloads (1-8) or phases (e.g. 4b), comma separated")
+	fl.StringSliceVar(&c.Only, "only", nil, "run only these workloads (1-9) or phases (e.g. 4b), comma separated")
 	fl.BoolVar(&c.Quick, "quick", false, "lighter workloads: smaller grep tree and stream, 3 saves, no nano")
 	fl.BoolVar(&c.NoNaive, "no-naive", false, "skip the naive client's runs")
 	fl.StringVar(&jsonPath, "json", "bench-results.json", "write the results as JSON to this file")
 	fl.StringVar(&c.WorkDir, "work-dir", "", "where the temporary mount, cache and sources go (default $TMPDIR)")
 	fl.BoolVar(&c.Keep, "keep", false, "keep the temporary directory")
 	fl.StringVar(&c.MountLog, "mount-log", "", "log every request the mount makes to this file (pafs mount -v --log-file)")
+	fl.StringVar(&c.Sizes, "sizes", "", "the mount's --sizes (exact or lazy; default pafs's, exact)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pafs bench [flags]\n\n"+
 			"Runs the workloads of docs/performance.md against an emulator with latency and a scaled-down\n"+

@@ -21,8 +21,17 @@ import (
 // the account that wrote it.
 const ownerFile = "owner.json"
 
-// cacheEntries are the names pafs keeps in a cache directory.
-var cacheEntries = map[string]bool{ownerFile: true, "lock": true, "queue": true, "content": true, "failed": true}
+// cacheEntries are the names pafs keeps in a cache directory: metaFile is
+// the metadata store, and a damaged one is set aside beside it under
+// metaFile + ".bad-TIME" (see isCacheEntry).
+var cacheEntries = map[string]bool{ownerFile: true, "lock": true, "queue": true, "content": true, metaFile: true, "failed": true}
+
+// metaFile is the metadata store (cache/metastore) in a cache directory.
+const metaFile = "meta.db"
+
+func isCacheEntry(name string) bool {
+	return cacheEntries[name] || strings.HasPrefix(name, metaFile+".bad-")
+}
 
 // cacheOwner is the account a cache directory's queued changes belong to.
 type cacheOwner struct {
@@ -32,33 +41,46 @@ type cacheOwner struct {
 
 func (o cacheOwner) String() string { return o.Username + " at " + o.API }
 
-// cacheDir returns the mount's cache directory, locked so that two mounts
-// never share one upload queue and checked to belong to this account.
-func (m *mount) cacheDir(baseURL string) (string, error) {
-	dir := m.c.cacheDir
-	// The default directory is named after the account, so changes queued
-	// in it before owners were recorded are this account's.
-	named := false
-	if dir == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("no cache directory: pass --cache-dir (%w)", err)
-			}
-			base = filepath.Join(home, ".cache")
+// cacheDirPath names the mount's cache directory without touching it;
+// named reports that it is the default one, named after the account.
+func (m *mount) cacheDirPath(baseURL string) (dir string, named bool, err error) {
+	if m.c.cacheDir != "" {
+		return m.c.cacheDir, false, nil
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", false, fmt.Errorf("no cache directory: pass --cache-dir (%w)", err)
 		}
-		dir = filepath.Join(base, "pafs", accountKey(m.c.username, baseURL))
-		named = true
+		base = filepath.Join(home, ".cache")
 	}
-	if err := claimDir(dir); err != nil {
-		return "", err
-	}
+	return filepath.Join(base, "pafs", accountKey(m.c.username, baseURL)), true, nil
+}
+
+// owner is the account this mount's cache directory belongs to.
+func (m *mount) owner(baseURL string) cacheOwner {
 	want := cacheOwner{API: ownerAPI(baseURL), Username: m.c.username}
 	if m.c.demo {
 		// The demo's emulator gets a new port each run.
 		want.API = "demo"
 	}
+	return want
+}
+
+// cacheDir returns the mount's cache directory, locked so that two mounts
+// never share one upload queue and checked to belong to this account.
+func (m *mount) cacheDir(baseURL string) (string, error) {
+	// The default directory is named after the account, so changes queued
+	// in it before owners were recorded are this account's.
+	dir, named, err := m.cacheDirPath(baseURL)
+	if err != nil {
+		return "", err
+	}
+	if err := claimDir(dir); err != nil {
+		return "", err
+	}
+	want := m.owner(baseURL)
 	trust := named || m.c.adoptCache
 	// Checked before taking the lock, so that a refusal changes nothing,
 	// and again once holding it, before recording the owner.
@@ -122,7 +144,7 @@ func claimDir(dir string) error {
 			hasOwner = true
 		case e.Name() == "lock":
 			hasLock = true
-		case !cacheEntries[e.Name()]:
+		case !isCacheEntry(e.Name()):
 			foreign = append(foreign, e.Name())
 		}
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/spf13/pflag"
 
+	"github.com/pafs/pafs/cache/metastore"
 	pafsfs "github.com/pafs/pafs/fs"
 	"github.com/pafs/pafs/internal/status"
 	"github.com/pafs/pafs/internal/vfs"
@@ -92,7 +95,8 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkToken(client); err != nil {
+	offline, probe, err := m.checkAccount(client, baseURL)
+	if err != nil {
 		return nil, err
 	}
 	cacheDir, err := m.cacheDir(baseURL)
@@ -104,20 +108,28 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	if err != nil {
 		return nil, err
 	}
+	store, err := m.openStore(cacheDir, baseURL, offline)
+	if err != nil {
+		return nil, err
+	}
+	notices := status.NewErrors(10)
 	files, err := vfs.New(client, vfs.Options{
+		Store: store, Offline: offline != nil,
 		Home: "/home/" + c.username, CacheDir: cacheDir,
 		DirCacheTime: c.dirCacheTime, ContentTTL: c.cacheTTL, CacheMaxBytes: c.cacheMax,
 		WriteBack: c.writeBack, WriteBackMax: c.writeBackMax, TempDelay: c.tempDelay, LocalOnly: c.localOnly, Workers: c.transfers,
+		LazySizes: c.sizes == "lazy", OnNotice: notices.Add,
 		Logger:  m.log,
 		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },
 		Spare:   func() int { return client.Spare("files/path") },
+		// Following spends a quarter of the files budget (docs/semantics.md).
+		FollowInterval: cmp.Or(c.followInterval, vfs.FollowInterval(c.rateLimit, c.rateWindow)),
 	})
 	if err != nil {
 		return nil, err
 	}
 	m.files = files
 	m.cleanup = append(m.cleanup, files.Close)
-	notices := status.NewErrors(10)
 	if c.readOnly && queued > 0 {
 		// Those changes were written, and their close succeeded, before:
 		// they go to the server even though this mount takes no new ones.
@@ -136,8 +148,114 @@ func startMount(c *mountConfig, stderr io.Writer) (_ *mount, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if offline != nil {
+		msg := fmt.Sprintf("offline: %v; serving what earlier mounts cached, queueing changes, and trying the API again in the background", offline)
+		fmt.Fprintf(stderr, "pafs: %s\n", msg)
+		m.log.Warn(msg)
+		m.errors.Add("mount", "", offline)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); m.probe(ctx, probe) }()
+		m.cleanup = append(m.cleanup, func() { cancel(); <-done })
+	}
 	fmt.Fprintf(stderr, "pafs: mounted %s (%s) at %s\n", c.username, baseURL, c.mountpoint)
 	return m, nil
+}
+
+// checkAccount checks the token (see checkToken). When the API cannot be
+// reached and an earlier mount of this account left a metadata store, the
+// mount starts offline instead of failing: offline is the failure, probe a
+// client that asks the API with few retries (the background probe's). A
+// refused token stops the mount either way.
+func (m *mount) checkAccount(client *remote.Client, baseURL string) (offline error, probe *remote.Client, err error) {
+	dir, _, err := m.cacheDirPath(baseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, metaFile)); err != nil {
+		// Nothing to serve offline: the check fails as it always did.
+		return nil, nil, checkToken(client)
+	}
+	// A store is there: an unreachable API costs one attempt at start (at
+	// most probeTimeout), not the client's full round of retries; a blip
+	// that sends the mount offline ends at the first probe, a second later.
+	c := m.c
+	probe, err = remote.New(remote.Config{BaseURL: baseURL, Username: c.username, Token: c.token,
+		RateLimit: c.rateLimit, RateWindow: c.rateWindow, MaxRetries: retries(0), Timeout: probeTimeout, Logger: m.log})
+	if err != nil {
+		return nil, nil, err
+	}
+	err = checkToken(probe)
+	if unreachable(err) {
+		return err, probe, nil
+	}
+	return nil, nil, err
+}
+
+// unreachable reports a token check that got no answer, or none from the
+// API itself (a proxy's 502, a server in maintenance).
+func unreachable(err error) bool {
+	return errors.Is(err, errUnreachable) || remote.StatusOf(err) >= 500
+}
+
+// probeTimeout bounds a probe of the API that makes no progress (a network
+// that went away answers nothing at all).
+const probeTimeout = 10 * time.Second
+
+// openStore opens the cache directory's metadata store. Without one (in
+// use, a file system error) pafs runs as before, from what the server
+// says; a damaged one, or one of another version, is set aside and started
+// afresh (see metastore.OpenOrRebuild). Offline (the API unreachable, the
+// error given) there must be a usable store with what an earlier mount
+// learnt, or the mount fails.
+func (m *mount) openStore(cacheDir, baseURL string, offline error) (*metastore.Store, error) {
+	path := filepath.Join(cacheDir, metaFile)
+	st, warn, err := metastore.OpenOrRebuild(path, metastore.Options{Account: m.owner(baseURL).String()})
+	if err != nil {
+		if offline != nil {
+			return nil, fmt.Errorf("%w; and what earlier mounts learnt cannot be used: %w", offline, err)
+		}
+		m.log.Warn("metadata store: running without it; listings and sizes are fetched from the server again", "error", err)
+		m.errors.Add("metadata store", path, err)
+		return nil, nil
+	}
+	if warn != "" {
+		if offline != nil {
+			st.Close()
+			return nil, fmt.Errorf("%w; and what earlier mounts learnt is lost: %s", offline, warn)
+		}
+		m.log.Warn("metadata store: " + warn)
+		m.errors.Add("metadata store", path, errors.New(warn))
+	}
+	return st, nil
+}
+
+// probe asks the API, less and less often, whether it answers again, while
+// the mount is offline; the first answer ends the offline state (an upload
+// that succeeds ends it too).
+func (m *mount) probe(ctx context.Context, c *remote.Client) {
+	for wait := time.Second; ; wait = min(2*wait, 15*time.Second) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if _, offline := m.files.Offline(); !offline {
+			return
+		}
+		err := checkToken(c)
+		switch {
+		case err == nil:
+			m.log.Info("the API answers again")
+			m.files.Online()
+			return
+		case !unreachable(err):
+			// A token revoked while offline: nothing will upload; say so
+			// where the user looks.
+			m.log.Error("the API answers, but refuses this mount", "error", err)
+			m.errors.Add("mount", "", err)
+		}
+	}
 }
 
 // logger returns the mount's log: stderr or --log-file, debug with -v.
@@ -243,6 +361,9 @@ func (m *mount) startDemo() (string, error) {
 	return url, nil
 }
 
+// errUnreachable marks a token check that got no answer from the API.
+var errUnreachable = errors.New("cannot reach the API")
+
 // checkToken spends one cheap request (cpu/, its own rate budget) to fail
 // early and clearly on a wrong token or username.
 func checkToken(c *remote.Client) error {
@@ -252,7 +373,7 @@ func checkToken(c *remote.Client) error {
 	switch remote.StatusOf(err) {
 	case 0:
 		if err != nil {
-			return fmt.Errorf("cannot reach the API: %w", err)
+			return fmt.Errorf("%w: %w", errUnreachable, err)
 		}
 		return nil
 	case 401:

@@ -40,6 +40,7 @@ type mountConfig struct {
 	timeout      time.Duration
 	slowTimeout  time.Duration // --slow-timeout: the wait for a reload's answer (remote.Config.SlowTimeout)
 	localOnly    []string
+	sizes        string // --sizes: exact or lazy
 	readOnly     bool
 	allowOther   bool
 	verbose      bool
@@ -52,6 +53,11 @@ type mountConfig struct {
 	// Control folders (package control).
 	autoReload      bool          // --auto-reload: reload web apps after uploads to their code
 	autoReloadDelay time.Duration // --auto-reload-delay: quiet period before such a reload
+
+	// followInterval (--follow-interval) is the least time between two
+	// downloads of followed files (tail -f); 0: a quarter of the files
+	// budget (vfs.FollowInterval).
+	followInterval time.Duration
 }
 
 func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
@@ -78,6 +84,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.DurationVar(&c.slowTimeout, "slow-timeout", 3*time.Minute, "how long a web app reload, a web app creation or a certificate request waits for its answer; after that a reload is probably done")
 	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
 	fl.DurationVar(&c.tempDelay, "temp-delay", vfs.DefaultTempDelay, "delay between close and upload for editors' temp, swap, lock and backup files (names like x~, .x.swp, #x#, 4913)")
+	fl.StringVar(&c.sizes, "sizes", "exact", "exact: a file's size is fetched (one download) the first time it is stat'ed; lazy: files not read yet show as empty, which tar c, git add and rsync store as empty files")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")
 	fl.BoolVarP(&c.verbose, "verbose", "v", false, "log every API request")
@@ -86,6 +93,7 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.StringArrayVarP(&c.options, "option", "o", nil, "extra FUSE mount options, comma separated")
 	fl.BoolVar(&c.autoReload, "auto-reload", false, "reload a web app by itself after uploads under its source directory or to its WSGI file")
 	fl.DurationVar(&c.autoReloadDelay, "auto-reload-delay", 1500*time.Millisecond, "with --auto-reload: the quiet period after the last upload before reloading")
+	fl.DurationVar(&c.followInterval, "follow-interval", 0, "least time between two downloads of files being followed (tail -f), all of them together; default: a quarter of the rate limit (6s at 40 a minute)")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pafs mount [flags] MOUNTPOINT\n\n"+
 			"Mounts a PythonAnywhere account at MOUNTPOINT and serves it in the foreground;\n"+
@@ -139,6 +147,12 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 	c.options = kernel
 	if c.writeBack < 0 || c.writeBackMax <= 0 || c.tempDelay <= 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 || c.timeout <= 0 {
 		return nil, errors.New("--write-back, --write-back-max, --temp-delay, --dir-cache-time, --rate-window and --timeout must be positive (write-back may be 0)")
+	}
+	if c.sizes != "exact" && c.sizes != "lazy" {
+		return nil, fmt.Errorf("--sizes %q: want exact or lazy", c.sizes)
+	}
+	if c.followInterval < 0 {
+		return nil, errors.New("--follow-interval must not be negative")
 	}
 	if c.username == "" {
 		c.username = os.Getenv("PA_USERNAME")

@@ -12,13 +12,13 @@ import (
 )
 
 // ls -lR of 300 files in 30 directories costs one listing per directory and
-// no request per file; find afterwards costs nothing.
-func TestLsLRCostsOneListingPerDirectory(t *testing.T) {
+// one download per file (its size); find afterwards costs nothing.
+func TestLsLRCostsListingsAndSizes(t *testing.T) {
 	e := start(t)
 	files := seedTree(e, "/home/alice/proj", 30, 10)
 	before := e.Counts()
 	out := e.MustRun(e.Home, "ls", "-lRa", "proj")
-	equalCounts(t, "ls -lR", mounttest.Delta(before, e.Counts()), map[string]int{"GET files/path": 1 + 1 + 30})
+	equalCounts(t, "ls -lR", mounttest.Delta(before, e.Counts()), map[string]int{"GET files/path": 1 + 1 + 30 + len(files)})
 	for p := range files {
 		if !strings.Contains(out, filepath.Base(p)) {
 			t.Fatalf("ls -lR does not show %s", p)
@@ -60,8 +60,9 @@ func TestReadTwiceSecondIsFree(t *testing.T) {
 	equalCounts(t, "second read", mounttest.Delta(before, e.Counts()), map[string]int{})
 }
 
-// ls -l shows size 0 for a never-read file (the API lists no sizes); once
-// read, the true size; grep -r and cp -r out read full contents anyway.
+// stat shows a never-read file's true size (the API lists no sizes: pafs
+// fetches it), and so it stays once read; grep -r and cp -r out read full
+// contents.
 func TestSizesBeforeAndAfterRead(t *testing.T) {
 	e := start(t)
 	data := strings.Repeat("0123456789", 10000)
@@ -71,8 +72,8 @@ func TestSizesBeforeAndAfterRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size() != 0 {
-		t.Errorf("size before read = %d, want 0 (unknown)", st.Size())
+	if st.Size() != 100000 {
+		t.Errorf("size before read = %d, want 100000", st.Size())
 	}
 	if out := e.MustSh(e.Home, "wc -c < big.txt"); strings.TrimSpace(out) != "100000" {
 		t.Errorf("wc -c = %q", out)

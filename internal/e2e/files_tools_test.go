@@ -121,18 +121,11 @@ func TestEmacsSave(t *testing.T) {
 // git clone into the mount, then git status and git diff there.
 func TestGitCloneStatusDiff(t *testing.T) {
 	e := start(t)
-	src := t.TempDir()
+	files := map[string]string{}
 	for i, name := range []string{"README.md", "app/main.py", "app/util.py", "tests/test_main.py"} {
-		writeLocal(t, filepath.Join(src, name), []byte(strings.Repeat("line\n", i+1)))
+		files[name] = strings.Repeat("line\n", i+1)
 	}
-	git := func(dir string, args ...string) string {
-		return e.MustRun(dir, "git", append([]string{"-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"}, args...)...)
-	}
-	git(src, "init", "-q")
-	git(src, "add", ".")
-	git(src, "commit", "-qm", "first")
-	git(e.Home, "clone", "-q", src, "repo")
-	repo := filepath.Join(e.Home, "repo")
+	git, repo := cloneRepo(t, e, files)
 	if out := git(repo, "status", "--porcelain"); out != "" {
 		t.Errorf("git status after clone: %q", out)
 	}

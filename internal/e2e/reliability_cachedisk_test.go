@@ -49,8 +49,10 @@ func TestCacheDiskFull(t *testing.T) {
 	mustEqual(t, "cached.bin after eviction", []byte(readFile(t, filepath.Join(e.Home, "cached.bin"))), cached)
 }
 
-// A cache disk turned read-only while a finished upload's journal entry is
-// to be removed: the failure is logged and shown in the status, and the
+// A read-only cache disk. Before an upload starts, nothing is sent (the
+// journal cannot say it was), and fsync fails. Turned read-only while a
+// finished upload's journal entry is to be removed: the failure is logged
+// and shown in the status, and the
 // next mount, after the file changed on the server, does not replay the old
 // content over it (both versions are kept).
 //
@@ -72,10 +74,43 @@ func TestCacheDiskReadOnly(t *testing.T) {
 	p := filepath.Join(e.Home, "f.txt")
 	readFile(t, p)
 	writeLocal(t, p, []byte("mine\n"))
+
+	// A journal that cannot mark an op as sent sends nothing: fsync fails
+	// (the data is not durable anywhere but here), and the file stays queued.
 	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatalf("remount read-only: %v", err)
 	}
-	fsync(t, p)
+	if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+		if err := f.Sync(); err == nil {
+			t.Error("fsync succeeded although the journal could not record the upload")
+		}
+		f.Close()
+	}
+	if got, _ := remote(e, "f.txt"); got != "version 0\n" {
+		t.Errorf("sent without a journal mark: the server holds %q", got)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT, ""); err != nil {
+		t.Fatalf("remount read-write: %v", err)
+	}
+
+	// The disk turns read-only while the upload is under way: it lands, but
+	// its journal entry cannot be removed.
+	e.Emu.SetLatency(time.Second)
+	synced := make(chan struct{})
+	go func() { fsync(t, p); close(synced) }()
+	e.WaitFor("the upload in flight", 10*time.Second, func() bool {
+		for _, op := range e.Status().Queue.Ops {
+			if op.InFlight {
+				return true
+			}
+		}
+		return false
+	})
+	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount read-only: %v", err)
+	}
+	<-synced
+	e.Emu.SetLatency(5 * time.Millisecond)
 	waitRemote(t, e, "f.txt", "mine\n")
 	e.WaitFor("the journal failure in the status", 10*time.Second, func() bool {
 		for _, ev := range e.Status().Errors {

@@ -347,6 +347,9 @@ func journalDump(cacheDir string) string {
 	var b strings.Builder
 	ents, _ := os.ReadDir(filepath.Join(cacheDir, "queue"))
 	for _, e := range ents {
+		if !strings.Contains(e.Name(), ".json") {
+			continue // the journal's disk reserve
+		}
 		data, _ := os.ReadFile(filepath.Join(cacheDir, "queue", e.Name()))
 		fmt.Fprintf(&b, "  %s %s\n", e.Name(), data)
 	}

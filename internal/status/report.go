@@ -44,6 +44,33 @@ type Report struct {
 	// Refused are the changes the server refused for good: not retried,
 	// an upload's data kept in .pafs/failed/.
 	Refused []vfs.Refused `json:"refused"`
+
+	// OfflineSince is set while the mount is offline: it started without
+	// reaching the API and serves what earlier mounts cached.
+	OfflineSince *time.Time `json:"offline_since,omitempty"`
+	// Following is the files downloaded again and again for readers
+	// following them (tail -f), and what that costs.
+	Following Following `json:"following"`
+}
+
+// Following is the files being followed and their cost: at most one
+// download per interval, CapPerMinute a minute, for all of them together.
+type Following struct {
+	Interval     Duration       `json:"interval"`
+	CapPerMinute int            `json:"cap_per_minute"`
+	PerMinute    int            `json:"downloads_last_minute"`
+	Files        []FollowedFile `json:"files"`
+}
+
+// FollowedFile is one followed file.
+type FollowedFile struct {
+	Path       string    `json:"path"`
+	Readers    int       `json:"readers"`
+	Every      Duration  `json:"every"`
+	Since      time.Time `json:"since"`
+	Downloads  int       `json:"downloads_last_minute"`
+	Changes    int       `json:"changes"`
+	LastChange time.Time `json:"last_change,omitzero"`
 }
 
 // Endpoint is one endpoint family's budget and counters.
@@ -146,11 +173,15 @@ func (s *Source) Collect() Report {
 		}
 	}
 	if s.Files != nil {
+		if since, ok := s.Files.Offline(); ok {
+			r.OfflineSince = &since
+		}
 		r.Queue = queue(s.Files, now())
 		mh, mm, ch, cm, cb := s.Files.CacheStats()
 		r.Cache = Cache{ListingHits: mh, ListingMisses: mm, ContentHits: ch, ContentMisses: cm, ContentBytes: cb}
 		r.Conflicts, r.ConflictCount = s.Files.Conflicts()
 		r.Refused = s.Files.RefusedChanges()
+		r.Following = following(s.Files.Following())
 	}
 	if s.Errors != nil {
 		r.Errors, r.ErrorCount = s.Errors.List()
@@ -192,4 +223,16 @@ func queue(f *vfs.FS, now time.Time) Queue {
 		q.Ops = append(q.Ops, op)
 	}
 	return q
+}
+
+func following(f vfs.Following) Following {
+	r := Following{Interval: Duration(f.Interval), PerMinute: f.PerMinute, Files: []FollowedFile{}}
+	if f.Interval > 0 {
+		r.CapPerMinute = int(time.Minute / f.Interval)
+	}
+	for _, x := range f.Files {
+		r.Files = append(r.Files, FollowedFile{Path: x.Path, Readers: x.Readers, Every: Duration(x.Every),
+			Since: x.Since, Downloads: x.Polls, Changes: x.Changes, LastChange: x.LastChange})
+	}
+	return r
 }

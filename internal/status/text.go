@@ -10,9 +10,14 @@ import (
 func (r Report) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pafs: %s mounted at %s, up %s\n\n", Printable(r.Account), Printable(r.Mountpoint), time.Duration(r.Uptime))
+	if r.OfflineSince != nil {
+		fmt.Fprintf(&b, "Offline since %s: the API could not be reached when the mount started. Serving what earlier\nmounts cached; reads of anything else fail (EIO); changes are queued and sent once it answers.\n\n",
+			r.OfflineSince.Format("2006-01-02 15:04:05"))
+	}
 	r.writeEndpoints(&b)
 	r.writeQueue(&b)
 	r.writeCache(&b)
+	r.writeFollowing(&b)
 	r.writeConflicts(&b)
 	r.writeRefused(&b)
 	r.writeNotices(&b)
@@ -113,6 +118,37 @@ func (r Report) writeCache(b *strings.Builder) {
 	c := r.Cache
 	fmt.Fprintf(b, "Cache: listings %s hit, file contents %s hit, %s on disk\n\n",
 		rate(c.ListingHits, c.ListingMisses), rate(c.ContentHits, c.ContentMisses), bytes(c.ContentBytes))
+}
+
+// writeFollowing lists the followed files, only while there are any (or
+// their last polls still count against the last minute).
+func (r Report) writeFollowing(b *strings.Builder) {
+	f := r.Following
+	if len(f.Files) == 0 && f.PerMinute == 0 {
+		return
+	}
+	fmt.Fprintf(b, "Following: %d %s, %d downloads in the last minute (at most %d a minute: one per %s)\n",
+		len(f.Files), plural(len(f.Files), "file"), f.PerMinute, f.CapPerMinute, time.Duration(f.Interval))
+	for _, x := range f.Files {
+		readers := fmt.Sprintf("%d %s", x.Readers, plural(x.Readers, "reader"))
+		if x.Readers == 0 {
+			readers = "reopened"
+		}
+		fmt.Fprintf(b, "  %s  %s, every %s, %d downloads in the last minute, %d %s",
+			Printable(x.Path), readers, time.Duration(x.Every), x.Downloads, x.Changes, plural(x.Changes, "change"))
+		if !x.LastChange.IsZero() {
+			fmt.Fprintf(b, " (last %s)", x.LastChange.Format("15:04:05"))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
 }
 
 func (r Report) writeConflicts(b *strings.Builder) {

@@ -89,6 +89,11 @@ func (f *FS) baseLocked(p string) string {
 	if r, ok := f.seen.get(p); ok {
 		return r.base()
 	}
+	if a, ok := f.meta.Attr(p); ok && a.HasHash {
+		// What an earlier mount last saw there (metadata store): the
+		// content of its cached copy, if this change began from it.
+		return hex.EncodeToString(a.Hash[:])
+	}
 	if !f.listedLocked(p) {
 		// Remembered, so that a listing showing the file later is noticed.
 		f.seen.absent(p, f.o.Now())
@@ -275,7 +280,7 @@ func (f *FS) checkReplayed(ctx context.Context, op writeback.Op, e *entry, it *c
 		// The server holds exactly this (the run that died sent it): known
 		// now, by the download just made.
 		f.seen.content(op.Path, srv, true, f.o.Now())
-		return true, f.uploadedLocked(e, it, op, gen, r.Size(), false)
+		return true, f.uploadedLocked(e, it, op, gen, r.Size(), &mine, false)
 	case hs == op.Base || slices.Contains(sent, hs):
 		return false, nil // unchanged since, or this mount's own earlier upload
 	}
@@ -302,7 +307,7 @@ func (f *FS) keepReplayedBeside(ctx context.Context, op writeback.Op, e *entry, 
 	if f.ov.get(op.Path) == e && e.op == op.ID {
 		f.ov.remove(e)
 		f.content.Rename(op.Path, cp)
-		f.meta.MoveAttr(op.Path, cp)
+		f.moveAttrKeepIno(op.Path, cp)
 		e.path, e.op, e.remote = cp, 0, true
 		f.ov.set(e)
 		if !it.MarkClean(gen) {

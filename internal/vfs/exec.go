@@ -29,15 +29,25 @@ func (f *FS) Execute(ctx context.Context, op writeback.Op) error {
 func (f *FS) execute(ctx context.Context, op writeback.Op) error {
 	// Nobody waits on a queued op: reads and listings go first.
 	ctx = remote.Background(ctx)
+	var err error
 	switch op.Kind {
 	case writeback.Upload:
-		return f.execUpload(ctx, op)
+		err = f.execUpload(ctx, op)
 	case writeback.Delete:
-		return f.execDelete(ctx, op)
+		err = f.execDelete(ctx, op)
 	case writeback.Mkdir:
-		return f.execMkdir(ctx, op)
+		err = f.execMkdir(ctx, op)
+	default:
+		return fmt.Errorf("upload queue: unknown op %q", op.Kind)
 	}
-	return fmt.Errorf("upload queue: unknown op %q", op.Kind)
+	if err == nil {
+		// What the op taught the metadata (the size and hash uploaded, the
+		// name added to or removed from a listing) is committed before
+		// the queue takes the op out of the journal: after a kill -9 the
+		// next mount must not show the state from before it.
+		f.meta.Flush()
+	}
+	return err
 }
 
 func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
@@ -104,25 +114,35 @@ func (f *FS) execUpload(ctx context.Context, op writeback.Op) error {
 		return err
 	}
 	f.serverUp()
+	var sum *[sha256.Size]byte
 	if h, ok := sr.sentSum(); ok {
 		f.seen.content(op.Path, h, true, f.o.Now())
+		sum = &h
 	} else {
 		f.seen.unknown(op.Path, f.o.Now())
 	}
 	defer f.notifyUploaded(op.Path)
-	return f.uploadedLocked(e, it, op, gen, r.Size(), true)
+	return f.uploadedLocked(e, it, op, gen, r.Size(), sum, true)
 }
 
 // uploadedLocked records that the server holds generation gen of e's data
-// at op.Path (sent now, or already there), and queues newer data if any.
-func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint64, size int64, sent bool) error {
+// at op.Path (sent now, or already there), with its hash if known, and
+// queues newer data if any.
+func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint64, size int64, sum *[sha256.Size]byte, sent bool) error {
+	// The mtime stays the write's (touchLocked); the hash lets a later
+	// download of the same content keep it. (Execute commits them.)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !sent {
 		f.log.Debug("files: upload skipped, the server has this content", "path", op.Path)
 	}
 	f.confirmLocked(op.Path, false)
-	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) { a.Size = size })
+	f.meta.UpdateAttr(op.Path, func(a *cache.Attr) {
+		a.Size, a.HasHash = size, sum != nil
+		if sum != nil {
+			a.Hash, a.ContentSeen = *sum, f.o.Now()
+		}
+	})
 	if f.ov.get(op.Path) != e || e.op != op.ID {
 		f.rebaseLocked(op.Path)
 		return nil
@@ -144,6 +164,18 @@ func (f *FS) uploadedLocked(e *entry, it *cache.Item, op writeback.Op, gen uint6
 // confirmLocked records that the server now has p (and so its parents).
 func (f *FS) confirmLocked(p string, isDir bool) {
 	f.recordLocked(p, kFile, isDir)
+	// Inside a directory made here again while the delete of the one that
+	// was there is still queued, p belongs to the old tree (anything sent
+	// into the new one waits for that delete): the delete takes it. The new
+	// directory neither holds p nor reaches the server through it, so only
+	// what is above it is confirmed.
+	for d, _ := rpath.Split(p); d != "/"; d, _ = rpath.Split(d) {
+		if e := f.ov.get(d); e != nil && e.kind == kDir && e.gone != 0 {
+			if _, _, queued := f.q.Get(e.gone); queued {
+				p, isDir = d, true
+			}
+		}
+	}
 	dir, name := rpath.Split(p)
 	f.meta.AddEntry(dir, name, isDir)
 	for d := dir; d != "/"; {

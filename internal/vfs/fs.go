@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pafs/pafs/cache"
+	"github.com/pafs/pafs/cache/metastore"
 	"github.com/pafs/pafs/internal/writeback"
 	"github.com/pafs/pafs/remote"
 	"golang.org/x/sync/singleflight"
@@ -56,12 +57,30 @@ type Options struct {
 	Spare func() int
 	// OnError, if set, hears about failures worth showing in the status file.
 	OnError func(op, path string, err error)
+	// OnNotice, if set, hears about things worth showing in the status
+	// file that are not failures.
+	OnNotice func(op, path string, err error)
+	// LazySizes shows a file whose size pafs does not know yet as empty
+	// instead of fetching its size (--sizes=lazy; see sizes.go).
+	LazySizes bool
 	// TempDelay is how long the upload of a file named like an editor's
 	// temp file waits after its last close (default DefaultTempDelay).
 	// WriteBackMax bounds how long an upload of a file that keeps being
 	// written is pushed back (default DefaultWriteBackMax). Neither is ever
 	// shorter than WriteBack.
 	TempDelay, WriteBackMax time.Duration
+	// Store, if set, keeps what pafs learns (listings, sizes, hashes,
+	// inode numbers, times, modes) across mounts. The FS owns it from
+	// now on, also when New fails: Close commits and closes it.
+	Store *metastore.Store
+	// Offline starts the file system with the server taken for
+	// unreachable (the token check could not be made): it serves what
+	// the store and the content cache hold, fails other reads at once,
+	// and queues changes, until a request succeeds (or Online is called).
+	Offline bool
+	// FollowInterval is the least time between two polls of followed
+	// files, all of them together (default DefaultFollowInterval).
+	FollowInterval time.Duration
 }
 
 // FS is the files/ tree.
@@ -79,8 +98,10 @@ type FS struct {
 	uploaded listeners
 	seen     seen  // what the server holds, as far as this mount knows (conflicts)
 	walks    walks // recent listings, to list ahead of tree walks
+	sizes    sizes // size fetches (sizes.go)
 
 	conflicts conflicts   // found, for the status file
+	live      live        // open readers, content changes, following (changed.go, follow.go)
 	failed    failedStore // changes the server refused for good (failed.go)
 
 	mu      sync.Mutex
@@ -91,7 +112,11 @@ type FS struct {
 	bgStop  context.CancelFunc
 	closeMu sync.Once
 
-	downUntil atomic.Int64 // unix nanoseconds; see serverDown
+	downUntil    atomic.Int64 // unix nanoseconds; see serverDown
+	offlineSince atomic.Int64 // unix nanoseconds; 0 when online (offline.go)
+
+	revivedMu sync.Mutex
+	revived   map[string]time.Time // see staleListing
 
 	// replayed are the uploads left by an earlier run that are checked
 	// against the server before they are sent; replayedSent, by path, what
@@ -131,21 +156,32 @@ func New(r Remote, o Options) (*FS, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	f := &FS{o: o, log: o.Logger, epoch: o.Now().Truncate(time.Second), ov: newOverlay(),
+		replayed: map[uint64]bool{}, replayedSent: map[string][]string{}, revived: map[string]time.Time{}}
+	f.r = gate{Remote: r, f: f}
+	if o.Offline {
+		f.offlineSince.Store(o.Now().UnixNano())
+	}
+	f.meta = cache.NewMeta(cache.MetaOptions{TTL: o.DirCacheTime, Now: o.Now, Store: o.Store,
+		OnStoreError: func(err error) { f.report("metadata store", "", err) }})
+	ok := false
+	defer func() {
+		if !ok {
+			f.meta.Close()
+		}
+	}()
 	if o.CacheDir == "" {
 		return nil, errors.New("vfs: no cache directory")
 	}
-	f := &FS{o: o, r: r, log: o.Logger, epoch: o.Now().Truncate(time.Second), ov: newOverlay(),
-		replayed: map[uint64]bool{}, replayedSent: map[string][]string{}}
 	lo, err := newLocalOnly(o.LocalOnly)
 	if err != nil {
 		return nil, err
 	}
 	f.local = lo
 	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
-	f.meta = cache.NewMeta(cache.MetaOptions{TTL: o.DirCacheTime, Now: o.Now})
 	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
 		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle,
-		OnError: f.report})
+		OnError: f.report, MakeRoom: func(need int64) bool { return f.content != nil && f.content.MakeRoom(need) }})
 	if q == nil {
 		return nil, fmt.Errorf("vfs: %w", errors.Join(errs...))
 	}
@@ -162,21 +198,36 @@ func New(r Remote, o Options) (*FS, error) {
 	f.content, err = cache.OpenContent(cache.ContentOptions{Dir: filepath.Join(o.CacheDir, "content"),
 		MaxBytes: o.CacheMaxBytes, TTL: o.ContentTTL, Now: o.Now}, func(id string) bool { return keep[id] })
 	if err != nil {
+		q.Close()
 		return nil, err
 	}
 	f.recover(recovered)
 	q.Start(f)
 	go f.requeueLoop()
+	ok = true
 	return f, nil
 }
 
-// Close stops the upload queue; what is queued stays on disk for the next run.
+// Close stops the upload queue (what is queued stays on disk for the next
+// run), records the clean copies in the content cache for the next mount,
+// and commits and closes the metadata store.
 func (f *FS) Close() {
 	f.closeMu.Do(func() {
 		f.bgStop()
 		f.q.Close()
+		if err := f.content.SaveIndex(); err != nil {
+			f.log.Warn("content cache: the next mount downloads again what was read", "error", err)
+		}
+		if err := f.meta.Close(); err != nil {
+			f.log.Warn("metadata store: not closed cleanly; the next mount lists again before it trusts a listing", "error", err)
+		}
 	})
 }
+
+// Ino returns the inode number of p: the same across remounts while p
+// exists (and after a rename, at its new name), never one another path
+// had.
+func (f *FS) Ino(p string) uint64 { return f.meta.Ino(p) }
 
 // Drain uploads everything queued, reporting progress, until done or ctx ends.
 func (f *FS) Drain(ctx context.Context, progress func(writeback.Progress)) error {

@@ -16,9 +16,10 @@ import (
 
 // Attr is what a path looks like to stat.
 type Attr struct {
+	Ino       uint64 // stable across remounts (FS.Ino)
 	IsDir     bool
 	Size      int64
-	SizeKnown bool // false: Size is 0 because the file was never read or written here
+	SizeKnown bool // false: Size is 0 because pafs does not know it (see sizes.go)
 	Mtime     time.Time
 	Atime     time.Time
 	Mode      uint32 // permission bits; 0 means the default
@@ -30,6 +31,7 @@ type Attr struct {
 type DirEntry struct {
 	Name  string
 	IsDir bool
+	Ino   uint64 // the same as stat shows (readdir's d_ino)
 }
 
 // keepName is the placeholder a mkdir uploads and deletes again; it is never shown.
@@ -74,6 +76,9 @@ func (f *FS) wait(ctx context.Context, key string, fn func() (any, error)) (any,
 // or fetched (one request per directory per TTL; concurrent callers share it).
 func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 	if l, ok := f.meta.Listing(dir); ok {
+		return l, nil
+	}
+	if l, ok := f.revivedListing(dir); ok {
 		return l, nil
 	}
 	v, err := f.wait(ctx, "L"+dir, func() (any, error) {
@@ -143,6 +148,7 @@ func (f *FS) fetchListing(dir string) (l *cache.Listing, asOf uint64, err error)
 	f.mu.Lock()
 	f.patchLocked(dir, ents, since)
 	asOf = f.seq
+	f.forgetGoneLocked(dir, ents)
 	f.mu.Unlock()
 	f.seen.listed(dir, ents, f.o.Now())
 	l = &cache.Listing{Entries: ents, Fetched: f.o.Now()}
@@ -257,8 +263,9 @@ func (f *FS) Lookup(ctx context.Context, dir, name string) (Attr, error) {
 	return f.remoteAttr(p, isDir), nil
 }
 
-// Stat returns p's attributes without asking the server (getattr must be
-// cheap; staleness is caught by Lookup when the kernel revalidates).
+// Stat returns p's attributes without asking the server (staleness is
+// caught by Lookup when the kernel revalidates); a file's size may be
+// unknown (SizeKnown false, Size 0): StatExact waits for it.
 func (f *FS) Stat(p string, isDir bool) Attr {
 	f.mu.Lock()
 	if e := f.ov.get(p); e != nil && e.kind != kGone {
@@ -296,7 +303,7 @@ func (f *FS) ReadDir(ctx context.Context, dir string) ([]DirEntry, error) {
 	f.mu.Unlock()
 	out := make([]DirEntry, 0, len(merged))
 	for n, d := range merged {
-		out = append(out, DirEntry{Name: n, IsDir: d})
+		out = append(out, DirEntry{Name: n, IsDir: d, Ino: f.meta.Ino(rpath.Join(dir, n))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	f.listed(ctx, dir, out)
@@ -304,8 +311,11 @@ func (f *FS) ReadDir(ctx context.Context, dir string) ([]DirEntry, error) {
 }
 
 // remoteAttr describes a path the server holds, with what was learnt locally.
+// Its inode number is assigned here, at the first sight of the path, and
+// with it the record whose FirstSeen is the mtime shown until pafs sees
+// the file's content (docs/semantics.md).
 func (f *FS) remoteAttr(p string, isDir bool) Attr {
-	a := Attr{IsDir: isDir, Mtime: f.epoch, Atime: f.epoch}
+	a := Attr{IsDir: isDir, Ino: f.meta.Ino(p), Mtime: f.epoch, Atime: f.epoch}
 	if m, ok := f.meta.Attr(p); ok {
 		applyMeta(&a, m)
 	}
@@ -321,7 +331,7 @@ func (f *FS) remoteAttr(p string, isDir bool) Attr {
 
 // localAttrLocked describes an overlay entry. f.mu must be held.
 func (f *FS) localAttrLocked(e *entry) Attr {
-	a := Attr{IsDir: e.kind == kDir, Mtime: f.epoch, Atime: f.epoch}
+	a := Attr{IsDir: e.kind == kDir, Ino: f.meta.Ino(e.path), Mtime: f.epoch, Atime: f.epoch}
 	if m, ok := f.meta.Attr(e.path); ok {
 		applyMeta(&a, m)
 	}
@@ -336,13 +346,21 @@ func applyMeta(a *Attr, m cache.Attr) {
 	if m.Size >= 0 && !a.IsDir {
 		a.Size, a.SizeKnown = m.Size, true
 	}
-	if !m.Mtime.IsZero() {
-		a.Mtime = m.Mtime
+	// The mtime is the last write through pafs (or touch), or when pafs
+	// first saw the current content; before any content was seen, when
+	// pafs first saw the path. All are kept across remounts: make and
+	// rsync compare them, and the epoch fallback would move each mount.
+	mtime := m.Mtime
+	if mtime.IsZero() {
+		mtime = m.FirstSeen
+	}
+	if !mtime.IsZero() {
+		a.Mtime = mtime
 	}
 	if !m.Atime.IsZero() {
 		a.Atime = m.Atime
-	} else if !m.Mtime.IsZero() {
-		a.Atime = m.Mtime
+	} else if !mtime.IsZero() {
+		a.Atime = mtime
 	}
 	a.Mode = m.Mode
 	a.UID, a.GID, a.HasOwner = m.UID, m.GID, m.HasOwner

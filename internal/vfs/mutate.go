@@ -166,6 +166,9 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 	if err != nil {
 		return err
 	}
+	// A directory made again later is another inode (a shell may still
+	// sit in this one).
+	f.meta.DeleteAttr(p)
 	return f.afterChange(ctx, id)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"syscall"
 
 	"github.com/pafs/pafs/cache"
@@ -19,9 +20,14 @@ import (
 func (f *FS) fetch(ctx context.Context, p string) (*cache.Item, error) {
 	for try := 0; try < 3; try++ {
 		if it, ok := f.content.Lookup(p); ok {
-			if _, err := it.WaitSize(); err != nil {
+			sz, err := it.WaitSize()
+			if err != nil {
 				it.Release()
 				return nil, syscall.EIO
+			}
+			if !f.opened(p, sz) {
+				it.Release() // a body fetched for its size, dropped just now
+				continue
 			}
 			return it, nil
 		}
@@ -42,11 +48,20 @@ func (f *FS) download(p string) error {
 		it.Release()
 		return nil
 	}
-	_, haveStale := f.content.Peek(p)
+	return f.downloadNow(p, false)
+}
+
+// downloadNow downloads p whatever the cache holds. poll marks a follow's
+// poll (follow.go): a background request, never answered from a stale copy.
+func (f *FS) downloadNow(p string, poll bool) error {
+	old, haveStale := f.content.Peek(p)
 	if haveStale && f.serverDown() {
 		return syscall.EIO // fetch serves the copy at hand
 	}
-	ctx, stop, cancel := f.askCtx(haveStale)
+	ctx, stop, cancel := f.askCtx(haveStale && !poll)
+	if poll {
+		ctx = remote.Background(ctx)
+	}
 	mark := f.seen.mark(p)
 	dl, err := f.r.Download(ctx, p)
 	if stop() {
@@ -87,24 +102,25 @@ func (f *FS) download(p string) error {
 			return
 		}
 		sz, _ := it.Size()
-		f.seen.downloaded(p, sumOf(sum.Sum(nil)), mark, f.o.Now())
-		f.meta.UpdateAttr(p, func(a *cache.Attr) {
-			a.Size = sz
-			if !dl.ModTime.IsZero() {
-				a.Mtime = dl.ModTime
-			}
-		})
+		h := sumOf(sum.Sum(nil))
+		f.sawDownload(p, old, it, sz, h, poll)
+		f.seen.downloaded(p, h, mark, f.o.Now())
 	}()
 	return nil
 }
 
 // Handle is an open file.
 type Handle struct {
-	f        *FS
+	f *FS
+	// mu guards item and released: a download replaces the item of a
+	// read-only handle with newer content (changed.go); reads hold it
+	// shared while they read.
+	mu       sync.RWMutex
 	item     *cache.Item
 	e        *entry // the overlay entry, for handles that may write
 	append   bool
 	released bool
+	atEnd    string // the path it read through the end of (follow.go; guarded by f.live.mu)
 }
 
 // Open opens the file p. flags are open(2) flags.
@@ -123,14 +139,19 @@ func (f *FS) Open(ctx context.Context, p string, flags int) (*Handle, error) {
 			return nil, syscall.EISDIR
 		}
 		e.item.Ref()
-		return &Handle{f: f, item: e.item}, nil
+		return f.newReader(e.item), nil
 	}
 	f.mu.Unlock()
+	if f.refreshOnOpen(p) {
+		// Reopened again and again (watch cat): a fresh copy, or the
+		// cached one if the download fails (follow.go).
+		_, _ = f.wait(ctx, "D"+p, func() (any, error) { return nil, f.downloadNow(p, false) })
+	}
 	it, err := f.fetch(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return &Handle{f: f, item: it}, nil
+	return f.newReader(it), nil
 }
 
 // openWrite opens p for writing: its content becomes local (fetched first
@@ -266,11 +287,18 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 	return &Handle{f: f, item: it, e: e, append: flags&syscall.O_APPEND != 0}, f.localAttrLocked(e), nil
 }
 
-// Read reads from the file.
+// Read reads from the file. A read-only handle that reads through the end
+// may be a reader following the file (follow.go).
 func (h *Handle) Read(p []byte, off int64) (int, error) {
+	h.mu.RLock()
 	n, err := h.item.ReadAt(p, off)
+	sz, known := h.item.Size()
+	h.mu.RUnlock()
 	if err != nil {
 		return n, syscall.EIO
+	}
+	if h.e == nil && known && off+int64(n) >= sz {
+		h.f.readThroughEnd(h)
 	}
 	return n, nil
 }
@@ -315,12 +343,19 @@ func (h *Handle) Truncate(size int64) error {
 
 // Size returns the file's current size as this handle sees it.
 func (h *Handle) Size() int64 {
-	sz, _ := h.item.Size()
+	sz, _ := h.cur().Size()
 	return sz
 }
 
 // Path returns where the handle's file is now (it follows renames).
-func (h *Handle) Path() string { return h.item.Path() }
+func (h *Handle) Path() string { return h.cur().Path() }
+
+// cur returns the item the handle reads now.
+func (h *Handle) cur() *cache.Item {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.item
+}
 
 // Writable reports whether the handle may write.
 func (h *Handle) Writable() bool { return h.e != nil }
@@ -348,8 +383,9 @@ func (h *Handle) Fsync(ctx context.Context) error {
 	if h.e != nil {
 		return h.f.syncUpload(ctx, h.e, true)
 	}
+	p := h.Path()
 	h.f.mu.Lock()
-	e := h.f.ov.get(h.item.Path())
+	e := h.f.ov.get(p)
 	h.f.mu.Unlock()
 	if e == nil || e.kind != kFile {
 		return nil // nothing pending
@@ -359,11 +395,16 @@ func (h *Handle) Fsync(ctx context.Context) error {
 
 // Release closes the handle; the last writer's close queues the upload.
 func (h *Handle) Release() {
+	h.mu.Lock()
 	if h.released {
+		h.mu.Unlock()
 		return
 	}
 	h.released = true
-	if h.e != nil {
+	h.mu.Unlock()
+	if h.e == nil {
+		h.f.releaseReader(h)
+	} else {
 		h.f.mu.Lock()
 		h.e.writers--
 		if h.e.writers == 0 && !h.e.detached {

@@ -31,6 +31,14 @@ type walkDir struct {
 	subdirs []string // sorted, as a walk visits them
 	at      time.Time
 	caller  uint32 // the process that listed it
+
+	// For walks that stat every entry (sizes.go): the entries, sorted as
+	// readdir gave them, the one the caller looked up last (-1: none),
+	// and how far sizes were fetched ahead.
+	names  []string
+	isDir  []bool
+	last   int
+	probed int
 }
 
 type callerKey struct{}
@@ -46,17 +54,19 @@ func callerOf(ctx context.Context) uint32 {
 	return pid
 }
 
-// listed records dir's subdirectories and, if dir is a step of a walk
-// through its parent by the same process, lists the parent's next
-// subdirectories ahead.
+// listed records dir's entries (for walks of sizes.go) and subdirectories
+// and, if dir is a step of a walk through its parent by the same process,
+// lists the parent's next subdirectories ahead.
 func (f *FS) listed(ctx context.Context, dir string, ents []DirEntry) {
 	caller := callerOf(ctx)
-	if f.o.Spare == nil || caller == 0 {
+	if caller == 0 {
 		return
 	}
 	now := f.o.Now()
 	var subdirs []string
-	for _, e := range ents {
+	names, isDir := make([]string, len(ents)), make([]bool, len(ents))
+	for i, e := range ents {
+		names[i], isDir[i] = e.Name, e.IsDir
 		if e.IsDir {
 			subdirs = append(subdirs, rpath.Join(dir, e.Name))
 		}
@@ -70,10 +80,10 @@ func (f *FS) listed(ctx context.Context, dir string, ents []DirEntry) {
 			delete(f.walks.dirs, d)
 		}
 	}
-	f.walks.dirs[dir] = walkDir{subdirs: subdirs, at: now, caller: caller}
+	f.walks.dirs[dir] = walkDir{subdirs: subdirs, at: now, caller: caller, names: names, isDir: isDir, last: -1, probed: -1}
 	parent, _ := rpath.Split(dir)
 	var ahead []string
-	if w, ok := f.walks.dirs[parent]; ok && dir != "/" && w.caller == caller {
+	if w, ok := f.walks.dirs[parent]; ok && dir != "/" && w.caller == caller && f.o.Spare != nil {
 		ahead = nextAfter(w.subdirs, dir, readAheadDirs)
 		w.at = now
 		f.walks.dirs[parent] = w

@@ -40,13 +40,17 @@ func unreachable(err error) bool {
 }
 
 // serverDown reports whether a recent request found the server unreachable
-// (and none has succeeded since).
-func (f *FS) serverDown() bool { return f.o.Now().UnixNano() < f.downUntil.Load() }
+// (and none has succeeded since), or pafs is offline.
+func (f *FS) serverDown() bool { return f.offline() || f.o.Now().UnixNano() < f.downUntil.Load() }
 
-// serverUp records that a request succeeded.
+// serverUp records that a request succeeded. After an outage, queued
+// changes that wait out the backoff of their failed attempts go now.
 func (f *FS) serverUp() {
-	if f.downUntil.Load() != 0 {
-		f.downUntil.Store(0)
+	if f.downUntil.Load() != 0 && f.downUntil.Swap(0) != 0 {
+		f.q.Retry()
+	}
+	if f.offline() {
+		f.backOnline()
 	}
 }
 
@@ -68,7 +72,9 @@ func (f *FS) askCtx(haveStale bool) (ctx context.Context, stop func() (timedOut 
 
 // staleListing answers a failed listing of dir from its expired cache entry,
 // if the failure is the server's and there is one. err nil: the server was
-// not asked (serverDown).
+// not asked (serverDown). The listing keeps the time it was fetched (the
+// store must not take it for fresh at the next mount); it counts as fresh
+// in this mount through revive.
 func (f *FS) staleListing(dir string, err error) (*cache.Listing, bool) {
 	l, ok := f.meta.PeekListing(dir)
 	if !ok || (err != nil && !unreachable(err)) {
@@ -79,8 +85,7 @@ func (f *FS) staleListing(dir string, err error) (*cache.Listing, bool) {
 		f.report("list", dir, err)
 	}
 	f.log.Warn("files: server unreachable; showing the listing as last seen", "dir", dir, "age", f.o.Now().Sub(l.Fetched).Round(time.Second))
-	l = &cache.Listing{Entries: l.Entries, Fetched: f.o.Now()}
-	f.meta.PutListing(dir, l)
+	f.revive(dir)
 	return l, true
 }
 

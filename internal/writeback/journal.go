@@ -10,12 +10,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // journal keeps one JSON file per op in a directory. Files are replaced
 // atomically (write to a temp name, rename), so a crash leaves either the old
 // or the new version of an op, never a torn one.
-type journal struct{ dir string }
+type journal struct {
+	dir      string
+	makeRoom func(need int64) bool // frees disk space when an entry does not fit; may be nil
+}
 
 func openJournal(dir string) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -24,7 +28,9 @@ func openJournal(dir string) (*journal, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload queue %s: %w", dir, err)
 	}
-	return &journal{dir: dir}, nil
+	j := &journal{dir: dir}
+	j.keepReserve()
+	return j, nil
 }
 
 // maxID bounds the op IDs a journal may hold, far above what any queue
@@ -41,7 +47,15 @@ func (j *journal) write(op *Op) error {
 		return err
 	}
 	tmp := j.name(op.ID) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	err = os.WriteFile(tmp, b, 0o600)
+	if noSpace(err) && j.makeRoom != nil && j.makeRoom(int64(len(b))) {
+		err = os.WriteFile(tmp, b, 0o600)
+	}
+	if noSpace(err) && j.useReserve() {
+		err = os.WriteFile(tmp, b, 0o600)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("upload queue: %w", err)
 	}
 	if err := os.Rename(tmp, j.name(op.ID)); err != nil {
@@ -50,11 +64,44 @@ func (j *journal) write(op *Op) error {
 	return nil
 }
 
+// reserveSize is the disk space the journal keeps aside (a file of its own)
+// for a full disk: when nothing else can be freed, giving it up lets the
+// entries that mark ops as sent be written, so that the uploads that free
+// the disk can go. Without it, a disk filled by data waiting for upload
+// could never be emptied. Some 30 entries fit in it, at a block each.
+const reserveSize = 128 << 10
+
+const reserveName = "reserve"
+
+// keepReserve (re)creates the reserve if it is missing; best effort.
+func (j *journal) keepReserve() {
+	p := filepath.Join(j.dir, reserveName)
+	if _, err := os.Stat(p); err == nil {
+		return
+	}
+	if err := os.WriteFile(p+".tmp", make([]byte, reserveSize), 0o600); err != nil {
+		_ = os.Remove(p + ".tmp")
+		return
+	}
+	_ = os.Rename(p+".tmp", p)
+}
+
+// useReserve gives the reserve up; it reports whether there was one.
+func (j *journal) useReserve() bool {
+	return os.Remove(filepath.Join(j.dir, reserveName)) == nil
+}
+
+// noSpace reports a full disk (or quota).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
 // remove deletes op id's entry; one already gone is fine.
 func (j *journal) remove(id uint64) error {
 	if err := os.Remove(j.name(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("upload queue: removing a finished op: %w", err)
 	}
+	j.keepReserve() // given up on a full disk: taken back as ops finish
 	return nil
 }
 

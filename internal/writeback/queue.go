@@ -41,6 +41,11 @@ type Options struct {
 	// OnError, if set, hears about journal failures worth showing in the
 	// status file (a finished op's entry that cannot be removed).
 	OnError func(op, path string, err error)
+	// MakeRoom, if set, frees space on a full disk (evicting clean cached
+	// copies) so that a journal entry fits; it reports whether it freed any.
+	// Without it a full disk could keep every op from being journalled as
+	// sent, and so from ever freeing the space its data takes.
+	MakeRoom func(need int64) bool
 }
 
 type entry struct {
@@ -102,6 +107,9 @@ func Open(o Options) (*Queue, []Op, []error) {
 		o.Permanent = func(error) bool { return false }
 	}
 	j, err := openJournal(o.Dir)
+	if err == nil {
+		j.makeRoom = o.MakeRoom
+	}
 	if err != nil {
 		return nil, nil, []error{err}
 	}
@@ -334,6 +342,23 @@ func (q *Queue) Expedite(id uint64) {
 	if _, err := q.Update(id, func(op *Op) { op.NotBefore = q.o.Now(); op.Held = false }); err != nil {
 		q.o.Logger.Error("upload queue: cannot expedite", "id", id, "error", err)
 	}
+}
+
+// Retry lets every op that waits out the backoff of a failed attempt go
+// now (the server, unreachable until now, answers again); ops the server
+// refused for good, and ops that never failed (their delay is the
+// write-back's), keep their time.
+func (q *Queue) Retry() {
+	q.mu.Lock()
+	now := q.o.Now()
+	for _, e := range q.order {
+		if !e.inflight && e.op.Tries > 0 && !e.op.Permanent && e.op.NotBefore.After(now) {
+			e.op.NotBefore = now
+			q.j.write(&e.op)
+		}
+	}
+	q.mu.Unlock()
+	q.wake()
 }
 
 // Wait blocks until op id has been tried: nil when it succeeded, was

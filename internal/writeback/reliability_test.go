@@ -2,6 +2,7 @@ package writeback
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -98,5 +99,54 @@ func TestRecoveredInflightOpsWaitToSettle(t *testing.T) {
 	defer q4.Close()
 	if err := q4.Drain(ctx, nil); err != nil {
 		t.Fatalf("a journal with nothing sent waited: %v", err)
+	}
+}
+
+// failing is an Executor that fails while down is set.
+type failing struct {
+	mu    sync.Mutex
+	down  bool
+	tries int
+	done  chan struct{}
+}
+
+func (f *failing) Execute(ctx context.Context, op Op) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tries++
+	if f.down {
+		return errors.New("connection refused")
+	}
+	close(f.done)
+	return nil
+}
+
+// Retry sends at once an op that waits out the backoff of failed attempts
+// (the server answers again): not after the minutes the backoff has grown to.
+func TestRetryEndsBackoff(t *testing.T) {
+	q, _, _ := Open(Options{Dir: t.TempDir(), BackoffBase: time.Hour})
+	ex := &failing{down: true, done: make(chan struct{})}
+	q.Start(ex)
+	defer q.Close()
+	id, err := q.Add(Op{Kind: Upload, Path: "/f", Item: "i"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if op, inflight, _ := q.Get(id); op.Tries == 1 && !inflight {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first attempt did not fail")
+		}
+	}
+	ex.mu.Lock()
+	ex.down = false
+	ex.mu.Unlock()
+	q.Retry()
+	select {
+	case <-ex.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Retry did not send the op that waits out an hour's backoff")
 	}
 }

@@ -17,7 +17,7 @@
 // of one round trip per window of throughput.
 //
 // Waiters of one priority are served in arrival order; interactive ones go
-// before background ones (see Background). Each waits on its own channel,
+// before background ones, and those before probes (see Background, Probe). Each waits on its own channel,
 // closed by the limiter when a slot is handed to it, so a freed slot wakes
 // exactly one waiter (no thundering herd). A single timer fires when the
 // next waiter could go (a log entry leaves the window, a hold ends, a
@@ -37,14 +37,15 @@ type Limiter struct {
 	limit  int
 	window time.Duration
 
-	mu       sync.Mutex
-	log      []time.Time // completion times of finished requests, oldest first
-	inFlight int
-	hold     time.Time // no request starts before this (set after a 429)
-	queue    []*waiter // interactive waiters, FIFO
-	bgQueue  []*waiter // background waiters, FIFO
-	timer    *time.Timer
-	timerAt  time.Time // when timer is due; zero when stopped
+	mu         sync.Mutex
+	log        []time.Time // completion times of finished requests, oldest first
+	inFlight   int
+	hold       time.Time // no request starts before this (set after a 429)
+	queue      []*waiter // interactive waiters, FIFO
+	bgQueue    []*waiter // background waiters, FIFO
+	probeQueue []*waiter // probes, FIFO
+	timer      *time.Timer
+	timerAt    time.Time // when timer is due; zero when stopped
 }
 
 type waiter struct {
@@ -95,27 +96,42 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 		return nil, err
 	}
 	bg := IsBackground(ctx)
+	urgent := probeOf(ctx)
+	select {
+	case <-urgent:
+		urgent = nil // someone waits for it already: interactive
+	default:
+	}
 	l.mu.Lock()
 	now := time.Now()
 	l.prune(now)
-	if len(l.queue) == 0 && l.canGo(now) && (!bg || len(l.bgQueue) == 0 && l.bgCanGo()) {
+	if len(l.queue) == 0 && l.canGo(now) && l.mayJump(bg, urgent != nil) {
 		l.inFlight++
 		l.mu.Unlock()
 		return l.releaser(), nil
 	}
 	w := &waiter{ready: make(chan struct{}), since: now}
-	if bg {
+	switch {
+	case urgent != nil:
+		l.probeQueue = append(l.probeQueue, w)
+	case bg:
 		l.bgQueue = append(l.bgQueue, w)
-	} else {
+	default:
 		l.queue = append(l.queue, w)
 	}
 	l.dispatch(now)
 	l.mu.Unlock()
 
-	select {
-	case <-w.ready:
-		return l.releaser(), nil
-	case <-ctx.Done():
+	for ended := false; !ended; {
+		select {
+		case <-w.ready:
+			return l.releaser(), nil
+		case <-urgent:
+			urgent = nil
+			l.urge(w)
+		case <-ctx.Done():
+			ended = true
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -129,6 +145,19 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 	}
 	l.dispatch(time.Now())
 	return nil, ctx.Err()
+}
+
+// mayJump reports whether a request of this priority that finds a slot free
+// and no interactive waiter may take it at once. Called with mu held, after
+// prune.
+func (l *Limiter) mayJump(bg, probe bool) bool {
+	switch {
+	case probe:
+		return len(l.bgQueue) == 0 && len(l.probeQueue) == 0 && l.probeCanGo()
+	case bg:
+		return len(l.bgQueue) == 0 && l.bgCanGo()
+	}
+	return true
 }
 
 // HoldUntil stops every request from starting before t (queued ones and new
@@ -155,7 +184,7 @@ func (l *Limiter) Stats() Stats {
 		Window:   l.window,
 		InWindow: len(l.log),
 		InFlight: l.inFlight,
-		Waiting:  len(l.queue) + len(l.bgQueue),
+		Waiting:  len(l.queue) + len(l.bgQueue) + len(l.probeQueue),
 	}
 	if at := l.freeAt(now, len(l.queue)); !at.IsZero() {
 		s.NextFree = at.Sub(now)
@@ -231,35 +260,35 @@ func (l *Limiter) freeAt(now time.Time, ahead int) time.Time {
 func (l *Limiter) dispatch(now time.Time) {
 	l.prune(now)
 	for {
-		w, bg := l.next(now)
+		w, q := l.next(now)
 		if w == nil {
 			break
 		}
-		if bg {
-			l.bgQueue = dropFirst(l.bgQueue)
-		} else {
-			l.queue = dropFirst(l.queue)
-		}
+		*q = dropFirst(*q)
 		w.granted = true
 		l.inFlight++
 		close(w.ready)
 	}
-	if len(l.queue)+len(l.bgQueue) == 0 || (l.inFlight >= l.limit && !l.hold.After(now)) {
+	if len(l.queue)+len(l.bgQueue)+len(l.probeQueue) == 0 || (l.inFlight >= l.limit && !l.hold.After(now)) {
 		// Nobody waits, or every slot is in flight: only a release can free
 		// one, and release dispatches. No timer needed.
 		l.stopTimer()
 		return
 	}
 	var at time.Time
-	if len(l.queue) > 0 {
+	switch {
+	case len(l.queue) > 0:
 		at = l.freeAt(now, 0)
-	} else {
-		// Background only: it waits for a slot outside the reserve, or for
-		// its wait to reach a window, whichever comes first.
+	case len(l.bgQueue) > 0:
+		// Background (and probes): it waits for a slot outside the
+		// reserve, or for its wait to reach a window, whichever comes first.
 		at = l.freeAt(now, Reserve(l.limit))
 		if w := l.bgQueue[0].since.Add(l.window); l.window > 0 && w.After(now) && (at.IsZero() || w.Before(at)) {
 			at = w
 		}
+	default:
+		// Probes only: they wait for a slot outside their reserve.
+		at = l.freeAt(now, ProbeReserve(l.limit))
 	}
 	l.armTimer(now, at)
 }
@@ -305,6 +334,7 @@ func (l *Limiter) onTimer() {
 func (l *Limiter) remove(w *waiter) {
 	l.queue = removeWaiter(l.queue, w)
 	l.bgQueue = removeWaiter(l.bgQueue, w)
+	l.probeQueue = removeWaiter(l.probeQueue, w)
 }
 
 func removeWaiter(q []*waiter, w *waiter) []*waiter {
