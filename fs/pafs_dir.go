@@ -26,6 +26,7 @@ func PafsDir(src *status.Source) Child {
 		{Name: "status", Mode: syscall.S_IFREG, Node: &GenFile{Gen: text}},
 		{Name: "status.json", Mode: syscall.S_IFREG, Node: &GenFile{Gen: js}},
 		{Name: "pid", Mode: syscall.S_IFREG, Node: &GenFile{Gen: pid}},
+		FailedChild(src.Files),
 	}}}}
 }
 

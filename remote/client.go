@@ -104,6 +104,7 @@ type Client struct {
 
 	mu       sync.Mutex // guards families
 	families map[string]*family
+	adapt    adapter // budgets adapted to a server that counts coarser (adapt.go)
 }
 
 // RegionURL returns the host root of a PythonAnywhere region: "us" (or "www")
@@ -340,6 +341,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*http.Response, error) {
 			delay = c.throttleDelay(r, throttled)
 			waited = time.Since(since) + delay
 			fam.throttle(delay)
+			c.throttled(fam, r.gen, delay)
 			c.log.Warn(fmt.Sprintf("rate limit: 429 from server for %s, waiting %s", fam.name, delay.Round(time.Millisecond)),
 				"method", cl.method, "endpoint", cl.display(), "wait", delay)
 		}
@@ -367,6 +369,7 @@ type attemptResult struct {
 	resp *http.Response // success only
 	err  error
 	wait time.Duration // throttled: what the server asked for, 0 if unknown
+	gen  uint64        // the generation of the family's budget it was admitted under
 }
 
 // attempt sends the call once.
@@ -380,7 +383,7 @@ func (c *Client) attempt(ctx context.Context, fam *family, cl *call) attemptResu
 		cancel()
 		return attemptResult{kind: outcomeFinal, err: fmt.Errorf("%s %s: %w", cl.method, cl.display(), err)}
 	}
-	release, err := fam.acquire(ctx, c.log)
+	release, gen, err := c.acquire(ctx, fam)
 	if err != nil {
 		cancel()
 		return attemptResult{kind: outcomeFinal, err: fmt.Errorf("%s %s: %w", cl.method, cl.display(), err)}
@@ -424,6 +427,7 @@ func (c *Client) attempt(ctx context.Context, fam *family, cl *call) attemptResu
 	if r.kind != outcomeOK || !cl.stream {
 		cancel() // a stream's body is still being read: closing it cancels
 	}
+	r.gen = gen
 	return r
 }
 

@@ -158,5 +158,9 @@ func (c *Client) Spare(family string) int {
 	}
 	f := c.family(family)
 	s := f.lim.Stats()
-	return max(s.Limit-s.InWindow-s.InFlight-s.Waiting, 0)
+	spare := max(s.Limit-s.InWindow-s.InFlight-s.Waiting, 0)
+	if b := c.budgetSpare(family); b >= 0 {
+		spare = min(spare, b) // a budget shared with other families (adapt.go)
+	}
+	return spare
 }

@@ -24,7 +24,7 @@ const ownerFile = "owner.json"
 // cacheEntries are the names pafs keeps in a cache directory: metaFile is
 // the metadata store, and a damaged one is set aside beside it under
 // metaFile + ".bad-TIME" (see isCacheEntry).
-var cacheEntries = map[string]bool{ownerFile: true, "lock": true, "queue": true, "content": true, metaFile: true}
+var cacheEntries = map[string]bool{ownerFile: true, "lock": true, "queue": true, "content": true, metaFile: true, "failed": true}
 
 // metaFile is the metadata store (cache/metastore) in a cache directory.
 const metaFile = "meta.db"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pafs/pafs/internal/mounttest"
+	"github.com/pafs/pafs/remote/emulator"
 )
 
 // cp -r of a 50-file project into the mount costs exactly 50 uploads: no
@@ -297,30 +298,31 @@ func TestWriteBackZeroReportsErrors(t *testing.T) {
 		t.Errorf("after close the server has %q %v", got, ok)
 	}
 	equalCounts(t, "sync write", mounttest.Delta(before, e.Counts()), map[string]int{"POST files/path": 1})
-	// The server refuses uploads outside the writable trees: close must fail
-	// with EACCES, and the status file must say why.
-	f, err := os.Create(filepath.Join(e.Dir, "files", "denied.txt"))
+	// Creating outside the writable trees fails at once.
+	if _, err := os.Create(filepath.Join(e.Dir, "files", "denied.txt")); !errors.Is(err, syscall.EACCES) {
+		t.Errorf("create outside the writable trees = %v, want EACCES", err)
+	}
+	// The server refuses uploads over its limit: close must fail with
+	// EFBIG, and the status file must say why.
+	e.Emu.SetQuirks(emulator.Quirks{MaxUpload: 4096})
+	f, err := os.Create(filepath.Join(e.Home, "denied.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("data")
-	if err := f.Close(); !errors.Is(err, syscall.EACCES) {
-		t.Errorf("close = %v, want EACCES from the refused upload", err)
+	f.WriteString(strings.Repeat("data", 2000))
+	if err := f.Close(); !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("close = %v, want EFBIG from the refused upload", err)
 	}
 	st := e.Status()
-	if len(st.Queue.Ops) != 1 || !strings.Contains(st.Queue.Ops[0].LastError, "403") {
-		t.Errorf("status does not show the failure: %+v", st.Queue)
+	if len(st.Refused) != 1 || st.Refused[0].Status != 413 || len(st.Queue.Ops) != 0 {
+		t.Errorf("status does not show the refusal: %+v %+v", st.Refused, st.Queue)
 	}
-	if len(st.Errors) == 0 || !strings.Contains(st.Errors[len(st.Errors)-1].Message, "403") {
+	if len(st.Errors) == 0 || !strings.Contains(st.Errors[len(st.Errors)-1].Message, "413") {
 		t.Errorf("status has no last error: %+v", st.Errors)
 	}
-	// The data is kept: it is still there to read.
-	if got := readFile(t, filepath.Join(e.Dir, "files", "denied.txt")); got != "data" {
-		t.Errorf("refused file reads %q", got)
-	}
-	// Removing it drops the refused upload, so unmounting has nothing left.
-	if err := os.Remove(filepath.Join(e.Dir, "files", "denied.txt")); err != nil {
-		t.Fatal(err)
+	// The data is kept, in .pafs/failed/, not retried.
+	if got := readFile(t, filepath.Join(e.Dir, ".pafs", "failed", "home%2Falice%2Fdenied.bin")); got != strings.Repeat("data", 2000) {
+		t.Errorf("refused file kept as %d bytes", len(got))
 	}
 	e.WaitIdle()
 }

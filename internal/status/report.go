@@ -33,15 +33,21 @@ type Report struct {
 	Limit      int        `json:"rate_limit"`
 	Window     Duration   `json:"rate_window"`
 	Endpoints  []Endpoint `json:"endpoints"`
-	Queue      Queue      `json:"queue"`
-	Cache      Cache      `json:"cache"`
-	Errors     []Event    `json:"last_errors"`
-	ErrorCount int        `json:"error_count"`
-	Notices    []Event    `json:"notices"`
+	// Budgets are the budgets adapted to a server that counts more
+	// coarsely than per endpoint (remote.Client.Budgets).
+	Budgets    []Budget `json:"adapted_budgets"`
+	Queue      Queue    `json:"queue"`
+	Cache      Cache    `json:"cache"`
+	Errors     []Event  `json:"last_errors"`
+	ErrorCount int      `json:"error_count"`
+	Notices    []Event  `json:"notices"`
 	// Conflicts are files changed both here and on the server, each kept in
 	// both versions; ConflictCount counts them all.
 	Conflicts     []vfs.Conflict `json:"conflicts"`
 	ConflictCount int            `json:"conflict_count"`
+	// Refused are the changes the server refused for good: not retried,
+	// an upload's data kept in .pafs/failed/.
+	Refused []vfs.Refused `json:"refused"`
 
 	// OfflineSince is set while the mount is offline: it started without
 	// reaching the API and serves what earlier mounts cached.
@@ -88,6 +94,20 @@ type Endpoint struct {
 	Throttled int            `json:"throttled"`
 	Errors    int            `json:"errors"`
 	LastError string         `json:"last_error,omitempty"`
+}
+
+// Budget is one rate-limit budget the client adapted to the server: several
+// endpoint families it counts together, or one family's, cut down.
+type Budget struct {
+	Families []string  `json:"families"`
+	Limit    int       `json:"limit"`
+	Base     int       `json:"base"` // each family's own limit
+	InWindow int       `json:"in_window"`
+	InFlight int       `json:"in_flight"`
+	Waiting  int       `json:"waiting"`
+	NextFree Duration  `json:"next_free"`
+	Since    time.Time `json:"since"`
+	Why      string    `json:"why"`
 }
 
 // Queue is the upload queue's state.
@@ -155,6 +175,10 @@ func (s *Source) Collect() Report {
 			r.Endpoints = append(r.Endpoints, endpoint(f))
 		}
 		sort.Slice(r.Endpoints, func(i, j int) bool { return r.Endpoints[i].Family < r.Endpoints[j].Family })
+		for _, b := range s.Client.Budgets() {
+			r.Budgets = append(r.Budgets, Budget{Families: b.Families, Limit: b.Limit, Base: b.Base, InWindow: b.InWindow,
+				InFlight: b.InFlight, Waiting: b.Waiting, NextFree: Duration(b.NextFree), Since: b.Since, Why: b.Why})
+		}
 	}
 	if s.Files != nil {
 		if since, ok := s.Files.Offline(); ok {
@@ -164,6 +188,7 @@ func (s *Source) Collect() Report {
 		mh, mm, ch, cm, cb := s.Files.CacheStats()
 		r.Cache = Cache{ListingHits: mh, ListingMisses: mm, ContentHits: ch, ContentMisses: cm, ContentBytes: cb}
 		r.Conflicts, r.ConflictCount = s.Files.Conflicts()
+		r.Refused = s.Files.RefusedChanges()
 		r.Following = following(s.Files.Following())
 	}
 	if s.Errors != nil {

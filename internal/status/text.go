@@ -19,6 +19,7 @@ func (r Report) Text() string {
 	r.writeCache(&b)
 	r.writeFollowing(&b)
 	r.writeConflicts(&b)
+	r.writeRefused(&b)
 	r.writeNotices(&b)
 	r.writeErrors(&b)
 	return b.String()
@@ -52,6 +53,26 @@ func (r Report) writeEndpoints(b *strings.Builder) {
 				Printable(e.Family), e.Waiting, map[bool]string{true: "request", false: "requests"}[e.Waiting == 1],
 				e.InWindow, e.Limit, time.Duration(r.Window), time.Duration(e.NextFree).Round(time.Second))
 		}
+	}
+	b.WriteString("\n")
+	r.writeBudgets(b)
+}
+
+// writeBudgets shows the budgets adapted to a server that counts more
+// coarsely than the client assumed.
+func (r Report) writeBudgets(b *strings.Builder) {
+	if len(r.Budgets) == 0 {
+		return
+	}
+	b.WriteString("Budgets adapted to the server (after a 429 the per-endpoint windows did not predict):\n")
+	for _, x := range r.Budgets {
+		what := "share one budget"
+		if len(x.Families) == 1 {
+			what = fmt.Sprintf("cut from %d", x.Base)
+		}
+		fmt.Fprintf(b, "  %s: %s, %d/%d in window, next free %s, since %s\n    %s\n",
+			Printable(strings.Join(x.Families, ", ")), what, x.InWindow, x.Limit,
+			time.Duration(x.NextFree).Round(100*time.Millisecond), x.Since.Format("15:04:05"), Printable(x.Why))
 	}
 	b.WriteString("\n")
 }
@@ -147,6 +168,25 @@ func (r Report) writeConflicts(b *strings.Builder) {
 	for _, c := range r.Conflicts {
 		fmt.Fprintf(b, "  %s  %s: yours is %s, the server's is %s (%s)\n",
 			c.Time.Format("15:04:05"), c.Path, c.Yours, c.Theirs, c.Why)
+	}
+	b.WriteString("\n")
+}
+
+func (r Report) writeRefused(b *strings.Builder) {
+	if len(r.Refused) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "Refused by the server, not retried (%d; data in .pafs/failed/):\n", len(r.Refused))
+	for i, x := range r.Refused {
+		if i == 20 {
+			fmt.Fprintf(b, "  ... and %d more (.pafs/failed/README lists them all)\n", len(r.Refused)-20)
+			break
+		}
+		fmt.Fprintf(b, "  %s  %s %s", x.Time.Format("15:04:05"), x.Kind, Printable(x.Path))
+		if x.HasData {
+			fmt.Fprintf(b, " (%s, kept as %s)", Bytes(x.Size), Printable(x.Name))
+		}
+		fmt.Fprintf(b, ": %s\n", Printable(x.Reason()))
 	}
 	b.WriteString("\n")
 }

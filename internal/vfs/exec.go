@@ -16,8 +16,17 @@ import (
 	"github.com/pafs/pafs/remote"
 )
 
-// Execute carries out one queued op; it is the upload queue's Executor.
+// Execute carries out one queued op; it is the upload queue's Executor. An
+// op the server refuses for good is set aside (failed.go), not retried.
 func (f *FS) Execute(ctx context.Context, op writeback.Op) error {
+	err := f.execute(ctx, op)
+	if err != nil && refusedForGood(op, err) {
+		return f.setAside(op, err)
+	}
+	return err
+}
+
+func (f *FS) execute(ctx context.Context, op writeback.Op) error {
 	// Nobody waits on a queued op: reads and listings go first.
 	ctx = remote.Background(ctx)
 	var err error

@@ -100,8 +100,9 @@ type FS struct {
 	walks    walks // recent listings, to list ahead of tree walks
 	sizes    sizes // size fetches (sizes.go)
 
-	conflicts conflicts // found, for the status file
-	live      live      // open readers, content changes, following (changed.go, follow.go)
+	conflicts conflicts   // found, for the status file
+	live      live        // open readers, content changes, following (changed.go, follow.go)
+	failed    failedStore // changes the server refused for good (failed.go)
 
 	// mu guards the overlay and everything queued with it (ov, seq,
 	// recent, replayed, replayedSent, unqueued). Lock order: FS.mu, then

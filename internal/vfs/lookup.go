@@ -194,17 +194,6 @@ func (f *FS) knownChildren(dir string) map[string]bool {
 	return known[dir]
 }
 
-// isKnownDir reports whether p is a directory every account has — home, its
-// ancestors, /tmp, and /var/www and /var/log (WSGI files and logs) — which
-// exist without asking (and cannot be removed).
-func (f *FS) isKnownDir(p string) bool {
-	switch p {
-	case "/", f.o.Home, "/tmp", "/var", "/var/www", "/var/log":
-		return true
-	}
-	return rpath.IsBelow(f.o.Home, p)
-}
-
 // base returns what the server holds in dir: nothing for a directory created
 // here and not yet on the server, otherwise its listing.
 func (f *FS) base(ctx context.Context, dir string) (map[string]bool, error) {

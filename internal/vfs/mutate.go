@@ -23,6 +23,9 @@ func (f *FS) Unlink(ctx context.Context, dir, name string) error {
 	if a.IsDir {
 		return syscall.EISDIR
 	}
+	if err := f.mayWrite(p); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	id, err := f.removeFileLocked(p)
 	f.mu.Unlock()
@@ -80,6 +83,9 @@ func (f *FS) Mkdir(ctx context.Context, dir, name string, mode uint32) (Attr, er
 		return Attr{}, err
 	}
 	p := rpath.Join(dir, name)
+	if err := f.mayWrite(p); err != nil {
+		return Attr{}, err
+	}
 	f.mu.Lock()
 	if f.goneLocked(dir) {
 		f.mu.Unlock()
@@ -119,6 +125,9 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 	}
 	if !a.IsDir {
 		return syscall.ENOTDIR
+	}
+	if err := f.mayWrite(p); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	local := f.localDirLocked(p)

@@ -157,6 +157,9 @@ func (f *FS) Open(ctx context.Context, p string, flags int) (*Handle, error) {
 // openWrite opens p for writing: its content becomes local (fetched first
 // unless truncated), and an upload is queued, held until the last writer closes.
 func (f *FS) openWrite(ctx context.Context, p string, flags int) (*Handle, error) {
+	if err := f.mayWrite(p); err != nil {
+		return nil, err
+	}
 	trunc := flags&syscall.O_TRUNC != 0
 	h, err := f.openLocal(p, trunc)
 	if h != nil || err != nil {
@@ -238,6 +241,9 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 		return nil, Attr{}, err
 	}
 	p := rpath.Join(dir, name)
+	if err := f.mayWrite(p); err != nil {
+		return nil, Attr{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.goneLocked(dir) {

@@ -29,6 +29,7 @@ type entry struct {
 	tempNamed bool        // kFile: named like an editor's temp, swap or backup file; its upload waits longer
 	due       time.Time   // kFile: when its unsent data goes at the latest (the op's Deadline); zero if not armed
 	detached  bool        // no longer in the overlay (renamed over, removed)
+	refused   uint64      // kFile: 1 + the generation of its data the server refused for good, kept in failed/ (0: none)
 	// kDir: the queued delete of what was at this path before the directory
 	// was created here (0 if none). Should the directory go again before
 	// reaching the server, the path is deleted, not back to the old thing.

@@ -49,6 +49,10 @@ func (f *FS) Rename(ctx context.Context, oldDir, oldName, newDir, newName string
 	case err != nil && err != syscall.ENOENT:
 		return err
 	}
+	// The old name is deleted on the server, the new one uploaded.
+	if err := f.mayWrite(src, dst); err != nil {
+		return err
+	}
 	it, err := f.renameSource(ctx, src)
 	if err != nil {
 		return err

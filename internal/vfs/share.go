@@ -20,10 +20,15 @@ func (f *FS) ShareURL(ctx context.Context, p string) (string, error) {
 	return u, nil
 }
 
-// SetShared shares or unshares p.
+// SetShared shares or unshares p. Sharing first waits for p's pending
+// upload, as a reload does (Sync): the server can only share a file it
+// has, and a file just written is not there until its upload is done.
 func (f *FS) SetShared(ctx context.Context, p string, on bool) error {
 	var err error
 	if on {
+		if err := f.Sync(ctx, p); err != nil {
+			return err
+		}
 		_, _, err = f.r.Share(ctx, p)
 	} else {
 		err = f.r.Unshare(ctx, p)

@@ -151,6 +151,9 @@ func (f *FS) wroteLocked(e *entry) error {
 // its upload released after the write-back delay; an unchanged one leaves the
 // overlay.
 func (f *FS) finishWriteLocked(e *entry) {
+	if f.refusedAtCloseLocked(e) {
+		return
+	}
 	dirty, _ := e.item.Dirty()
 	if !dirty {
 		if e.op == 0 || f.q.Cancel(e.op) {
@@ -211,6 +214,10 @@ func (f *FS) syncUpload(ctx context.Context, e *entry, writer bool) error {
 		if !dirty || e.item.Uploaded(want) {
 			f.mu.Unlock()
 			return nil
+		}
+		if err := f.refusedErrLocked(e); err != nil {
+			f.mu.Unlock()
+			return err
 		}
 		if e.op == 0 {
 			if err := f.addUploadLocked(e, false); err != nil {

@@ -3,7 +3,9 @@
 // a file before it is acknowledged, so a crash or kill -9 loses nothing: the
 // next run finds the journal and carries on. Ops run after a short delay (so
 // an editor's temp-file dance collapses into one upload), in an order that
-// respects overlapping paths, and failures are retried with backoff forever.
+// respects overlapping paths, and failures are retried with backoff until
+// they pass, unless the executor sets an op aside (SetAside: refused for
+// good, its data kept elsewhere).
 package writeback
 
 import (

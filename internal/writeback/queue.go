@@ -79,6 +79,9 @@ type Queue struct {
 	// retried. Should pafs stop first, the next run replays them, and their
 	// Base keeps that from overwriting a newer version on the server.
 	unremoved map[uint64]string
+	// setAside holds the errors of the latest ops set aside (SetAside), so
+	// that a Wait arriving after one left still gets its error.
+	setAside map[uint64]error
 }
 
 // ErrClosed is returned by waits on a closed queue.
@@ -365,13 +368,14 @@ func (q *Queue) Retry() {
 
 // Wait blocks until op id has been tried: nil when it succeeded, was
 // cancelled or is unknown; the error of the attempt when it failed (the op
-// stays queued and will be retried).
+// stays queued and will be retried, unless it was set aside).
 func (q *Queue) Wait(ctx context.Context, id uint64) error {
 	q.mu.Lock()
 	e, ok := q.entries[id]
 	if !ok {
+		err := q.setAside[id]
 		q.mu.Unlock()
-		return nil
+		return err
 	}
 	ch := make(chan error, 1)
 	e.waiters = append(e.waiters, ch)

@@ -141,6 +141,14 @@ func (q *Queue) run(ctx context.Context, e *entry) {
 		q.removeLocked(e, nil)
 		return
 	}
+	if IsSetAside(err) {
+		// Refused for good, its data kept elsewhere: not retried.
+		q.failed++
+		q.o.Logger.Warn("upload queue: refused for good, not retried", "op", e.op.Kind, "path", e.op.Path, "error", err)
+		q.noteSetAsideLocked(e.op.ID, err)
+		q.removeLocked(e, err)
+		return
+	}
 	if ctx.Err() != nil {
 		// Shutting down: the op stays journalled as it was.
 		return
