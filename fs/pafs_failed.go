@@ -72,7 +72,9 @@ func (d *failedDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	}
 	ch := d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
 	var a fuse.AttrOut
-	ch.Operations().(gofs.NodeGetattrer).Getattr(ctx, nil, &a)
+	if errno := ch.Operations().(gofs.NodeGetattrer).Getattr(ctx, nil, &a); errno != 0 {
+		return nil, errno
+	}
 	out.Attr = a.Attr
 	return ch, 0
 }
