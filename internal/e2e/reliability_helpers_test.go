@@ -24,11 +24,9 @@ import (
 )
 
 // rig is a test mount whose API requests go to an emulator of the test's own
-// (emu), optionally through an HTTP wrapper (to forge answers) and a TCP
-// proxy (to take the server away). mounttest.Start makes an emulator of its
-// own; the mount is pointed past it with a later --api-url (the last one
-// wins), so that the test decides what sits between pafs and the emulator.
-// Use r.emu, never r.Emu.
+// (emu, also Env.Emu), optionally through an HTTP wrapper (to forge answers)
+// and a TCP proxy (to take the server away): the test decides what sits
+// between pafs and the emulator (mounttest.Options.APIURL).
 type rig struct {
 	*mounttest.Env
 	emu   *emulator.Emulator
@@ -79,11 +77,12 @@ func startRig(t *testing.T, o rigOptions) *rig {
 		o.Start(r)
 	}
 	r.Env = mounttest.Start(t, mounttest.Options{
-		// Only the token, user and rate limit matter here: they set pafs's
-		// environment and --rate-limit. The emulator mounttest makes from
-		// this config gets no request.
+		// The token, user and rate limit set pafs's environment and
+		// --rate-limit; pafs talks to r.url.
 		Emulator: emulator.Config{Token: cfg.Token, Username: cfg.Username, RateLimit: cfg.RateLimit, RateWindow: cfg.RateWindow},
-		Args:     append(append([]string{}, o.Args...), "--api-url", r.url),
+		Emu:      r.emu,
+		APIURL:   r.url,
+		Args:     o.Args,
 		Env:      o.Env,
 	})
 	// Cleanups run last-in first-out: this one runs before the mount is

@@ -86,7 +86,13 @@ func ModuleRoot(t testing.TB) string {
 type Options struct {
 	Emulator emulator.Config // Token and Username are filled in if empty
 	Args     []string        // extra `pafs mount` flags
-	Env      []string        // extra environment for the mount process
+	// Emu, if set, is the emulator to serve (Emulator then gives only the
+	// token, user and rate limit of pafs's command line).
+	Emu *emulator.Emulator
+	// APIURL, if set, is what pafs talks to instead of Env.Server: a proxy
+	// or a wrapper a test puts in front of the emulator.
+	APIURL string
+	Env    []string // extra environment for the mount process
 }
 
 // Env is a running test mount.
@@ -118,7 +124,10 @@ func Start(t testing.TB, opt Options) *Env {
 	if opt.Emulator.Username == "" {
 		opt.Emulator.Username = "alice"
 	}
-	emu := emulator.New(opt.Emulator)
+	emu := opt.Emu
+	if emu == nil {
+		emu = emulator.New(opt.Emulator)
+	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	e := &Env{T: t, Emu: emu, Server: srv, opt: opt, User: opt.Emulator.Username,
@@ -131,7 +140,11 @@ func Start(t testing.TB, opt Options) *Env {
 
 // Args returns the `pafs mount` command line used by this Env.
 func (e *Env) args() []string {
-	a := []string{"mount", "--api-url", e.Server.URL, "--username", e.User, "--cache-dir", e.CacheDir}
+	api := e.Server.URL
+	if e.opt.APIURL != "" {
+		api = e.opt.APIURL
+	}
+	a := []string{"mount", "--api-url", api, "--username", e.User, "--cache-dir", e.CacheDir}
 	if e.opt.Emulator.RateLimit != 0 {
 		limit := e.opt.Emulator.RateLimit
 		if limit < 0 {

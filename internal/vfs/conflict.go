@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -244,7 +245,7 @@ func (f *FS) checkReplayed(ctx context.Context, op writeback.Op, e *entry, it *c
 		// One listing answers for every file of the directory.
 		l, err := f.listing(ctx, dir)
 		switch {
-		case err == syscall.ENOENT:
+		case errors.Is(err, syscall.ENOENT):
 			present = false
 		case err != nil:
 			return false, err

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"syscall"
@@ -79,7 +80,7 @@ func (f *FS) Mkdir(ctx context.Context, dir, name string, mode uint32) (Attr, er
 	}
 	if _, err := f.Lookup(ctx, dir, name); err == nil {
 		return Attr{}, syscall.EEXIST
-	} else if err != syscall.ENOENT {
+	} else if !errors.Is(err, syscall.ENOENT) {
 		return Attr{}, err
 	}
 	p := rpath.Join(dir, name)
@@ -148,7 +149,7 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 			}
 		}
 		server, asOf, err = f.freshListing(ctx, p)
-		if err != nil && err != syscall.ENOENT {
+		if err != nil && !errors.Is(err, syscall.ENOENT) {
 			return err
 		}
 	}

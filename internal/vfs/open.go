@@ -72,13 +72,7 @@ func (f *FS) downloadNow(p string, poll bool) error {
 	}
 	if err != nil {
 		cancel()
-		if remote.IsNotFound(err) {
-			dir, name := rpath.Split(p)
-			f.meta.RemoveEntry(dir, name)
-			return syscall.ENOENT
-		}
-		f.report("download", p, err)
-		return remote.Errno(err)
+		return f.downloadFailed("download", p, err)
 	}
 	it, err := f.content.New(p, false)
 	if err != nil {
@@ -107,6 +101,19 @@ func (f *FS) downloadNow(p string, poll bool) error {
 		f.seen.downloaded(p, h, mark, f.o.Now())
 	}()
 	return nil
+}
+
+// downloadFailed turns a failed GET of p into the errno for the caller: a
+// file gone from the server leaves the cached listing too; anything else
+// is reported (as op) and mapped.
+func (f *FS) downloadFailed(op, p string, err error) error {
+	if remote.IsNotFound(err) {
+		dir, name := rpath.Split(p)
+		f.meta.RemoveEntry(dir, name)
+		return syscall.ENOENT
+	}
+	f.report(op, p, err)
+	return remote.Errno(err)
 }
 
 // Handle is an open file.

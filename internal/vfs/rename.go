@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"context"
+	"errors"
 	"syscall"
 	"time"
 
@@ -46,7 +47,7 @@ func (f *FS) Rename(ctx context.Context, oldDir, oldName, newDir, newName string
 		return syscall.EEXIST
 	case err == nil && da.IsDir:
 		return syscall.EISDIR
-	case err != nil && err != syscall.ENOENT:
+	case err != nil && !errors.Is(err, syscall.ENOENT):
 		return err
 	}
 	// The old name is deleted on the server, the new one uploaded.

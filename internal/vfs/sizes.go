@@ -13,7 +13,6 @@ import (
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/internal/rpath"
-	"github.com/pafs/pafs/remote"
 	"github.com/pafs/pafs/remote/ratelimit"
 )
 
@@ -186,13 +185,7 @@ func (f *FS) fetchSize(p string, urgent <-chan struct{}) error {
 	dl, err := f.r.Download(ratelimit.Probe(ctx, urgent), p)
 	if err != nil {
 		cancel()
-		if remote.IsNotFound(err) {
-			dir, name := rpath.Split(p)
-			f.meta.RemoveEntry(dir, name)
-			return syscall.ENOENT
-		}
-		f.report("size", p, err)
-		return remote.Errno(err)
+		return f.downloadFailed("size", p, err)
 	}
 	f.serverUp()
 	it, err := f.content.New(p, false)
