@@ -1,0 +1,151 @@
+package cache
+
+import "github.com/pafs/pafs/internal/rpath"
+
+// Attributes: what pafs knows of each path (size, hash, inode number, times,
+// mode, owner), kept in memory and, with a store, across mounts.
+
+// Attr returns the attributes known for p.
+func (m *Meta) Attr(p string) (Attr, bool) {
+	if a, ok := m.attrs.Get(p); ok {
+		return a, true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.attrLocked(p)
+}
+
+// UpdateAttr applies f to p's attributes (starting from the zero Attr with
+// Size -1 when none are known) and stores the result.
+func (m *Meta) UpdateAttr(p string, f func(*Attr)) Attr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.attrOrNewLocked(p)
+	f(&a)
+	m.setAttrLocked(p, &a)
+	return a
+}
+
+func (m *Meta) attrOrNewLocked(p string) Attr {
+	a, ok := m.attrLocked(p)
+	if !ok {
+		a = Attr{Size: -1, FirstSeen: m.now()}
+	}
+	return a
+}
+
+// Ino returns p's inode number, assigning the next unused one if p has
+// none. The number stays with p across remounts and moves with MoveAttr
+// and MoveTree; numbers are never handed out twice.
+func (m *Meta) Ino(p string) uint64 {
+	if a, ok := m.attrs.Get(p); ok && a.Ino != 0 {
+		return a.Ino
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.attrOrNewLocked(p)
+	if a.Ino == 0 {
+		a.Ino = m.nextIno
+		m.nextIno++
+		m.setAttrLocked(p, &a)
+		if m.store != nil && m.nextIno+inoReserve/2 >= m.inoLimit {
+			m.kick(m.full)
+		}
+	}
+	return a.Ino
+}
+
+// SawContent records that p's content (downloaded, or written through pafs)
+// has this size and SHA-256 hash. Content other than the one recorded last
+// is new: its size and hash replace the old ones and ContentSeen becomes
+// now, and so does Mtime unless the caller sets it (a write through pafs
+// sets it to the write's time; touch -d to its own). The same content
+// changes nothing, so mtimes stay stable for make and rsync.
+//
+// The first content seen of a path (no hash recorded) keeps the mtime shown
+// until then, the time pafs first saw the path (FirstSeen): nothing tells
+// it apart from what was there then, and nobody can have read older
+// content through pafs. Only a size recorded before that differs makes it
+// new. It returns the attributes and whether the content was new.
+func (m *Meta) SawContent(p string, size int64, hash [32]byte) (Attr, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.attrOrNewLocked(p)
+	if a.HasHash && a.Hash == hash && a.Size == size {
+		return a, false
+	}
+	now := m.now()
+	switch {
+	case a.HasHash || (a.Size >= 0 && a.Size != size):
+		a.Mtime = now
+	case a.Mtime.IsZero() && !a.FirstSeen.IsZero():
+		a.Mtime = a.FirstSeen
+	case a.Mtime.IsZero():
+		a.Mtime = now
+	}
+	a.Size, a.Hash, a.HasHash, a.ContentSeen = size, hash, true, now
+	m.setAttrLocked(p, &a)
+	return a, true
+}
+
+// DeleteAttr forgets p's attributes (and with them its inode number).
+func (m *Meta) DeleteAttr(p string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.setAttrLocked(p, nil)
+}
+
+// MoveAttr moves p's attributes, inode number included, to q (a rename of
+// a file); q's own are dropped.
+func (m *Meta) MoveAttr(p, q string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a, ok := m.attrLocked(p); ok {
+		m.setAttrLocked(q, &a)
+		m.setAttrLocked(p, nil)
+	} else {
+		m.setAttrLocked(q, nil)
+	}
+}
+
+// MoveTree moves the attributes (with their inode numbers) and listings
+// (with their fetch times) of p and of everything below it to the same
+// places under q (a rename of a directory), dropping what q held. Moving a
+// directory into itself does nothing.
+func (m *Meta) MoveTree(p, q string) {
+	if p == q || rpath.Overlaps(p, q) {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	srcAttrs, srcDirs := m.belowLocked(p, false), m.belowLocked(p, true)
+	type moved[T any] struct {
+		to string
+		v  T
+	}
+	var as []moved[Attr]
+	var ls []moved[*Listing]
+	for _, k := range srcAttrs {
+		if a, ok := m.attrLocked(k); ok {
+			as = append(as, moved[Attr]{q + k[len(p):], a})
+		}
+	}
+	for _, k := range srcDirs {
+		if l, ok := m.listingLocked(k); ok {
+			ls = append(ls, moved[*Listing]{q + k[len(p):], l})
+		}
+	}
+	dstAttrs, dstDirs := m.belowLocked(q, false), m.belowLocked(q, true)
+	for _, k := range append(srcAttrs, dstAttrs...) {
+		m.setAttrLocked(k, nil)
+	}
+	for _, k := range append(srcDirs, dstDirs...) {
+		m.setListingLocked(k, nil)
+	}
+	for _, e := range as {
+		m.setAttrLocked(e.to, &e.v)
+	}
+	for _, e := range ls {
+		m.setListingLocked(e.to, e.v)
+	}
+}
