@@ -179,19 +179,24 @@ func (f *FS) listingFailed(dir string, err error) (*cache.Listing, uint64, error
 	return nil, 0, errno
 }
 
-// knownChildren lists, for the ancestors of the home directory and /var, the
-// directories known to exist without asking the server.
+// knownChildren lists the directories in dir known to exist without asking
+// the server: the writable roots and their ancestors (roots.go), nil if dir
+// holds none.
 func (f *FS) knownChildren(dir string) map[string]bool {
-	known := map[string]map[string]bool{"/": {"var": true, "tmp": true}, "/var": {"www": true, "log": true}}
-	for p := f.o.Home; p != "/"; {
-		parent, name := rpath.Split(p)
-		if known[parent] == nil {
-			known[parent] = map[string]bool{}
+	var known map[string]bool
+	for _, r := range f.writableRoots() {
+		for p := r; p != "/"; {
+			parent, name := rpath.Split(p)
+			if parent == dir {
+				if known == nil {
+					known = map[string]bool{}
+				}
+				known[name] = true
+			}
+			p = parent
 		}
-		known[parent][name] = true
-		p = parent
 	}
-	return known[dir]
+	return known
 }
 
 // base returns what the server holds in dir: nothing for a directory created

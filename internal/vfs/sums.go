@@ -207,8 +207,7 @@ func hashOf(r *io.SectionReader) ([sha256.Size]byte, bool) {
 	if _, err := io.Copy(w, io.NewSectionReader(r, 0, r.Size())); err != nil {
 		return h, false
 	}
-	copy(h[:], w.Sum(nil))
-	return h, true
+	return sumOf(w.Sum(nil)), true
 }
 
 // sentReader is an upload's data as the client reads it, hashed on the way.
