@@ -110,6 +110,12 @@ func TestDemoForcedStopSaysLost(t *testing.T) {
 	if strings.Contains(log.String(), "next `pafs mount`") {
 		t.Errorf("the demo's log:\n%s", log.String())
 	}
+	if code != 0 {
+		t.Errorf("pafs unmount --force of the demo: exit %d\n%s", code, out)
+	}
+	if mounttest.Mounted(dir) {
+		t.Error("the demo is still mounted after pafs unmount --force")
+	}
 }
 
 // emulatorServer serves a fresh emulator of alice's account with token over
@@ -338,6 +344,8 @@ func TestHangupWithOutputGone(t *testing.T) {
 	case err := <-done:
 		if ee, ok := err.(*exec.ExitError); ok && !ee.Exited() {
 			t.Errorf("pafs was killed: %v", err)
+		} else if err != nil {
+			t.Errorf("pafs after SIGHUP with everything uploaded: %v, want exit 0", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("pafs did not exit after SIGHUP")

@@ -305,6 +305,7 @@ func TestWriteBackZeroReportsErrors(t *testing.T) {
 	// The server refuses uploads over its limit: close must fail with
 	// EFBIG, and the status file must say why.
 	e.Emu.SetQuirks(emulator.Quirks{MaxUpload: 4096})
+	before = e.Counts()
 	f, err := os.Create(filepath.Join(e.Home, "denied.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +326,12 @@ func TestWriteBackZeroReportsErrors(t *testing.T) {
 		t.Errorf("refused file kept as %d bytes", len(got))
 	}
 	e.WaitIdle()
+	if got, ok := remote(e, "denied.bin"); ok {
+		t.Errorf("the server holds the refused denied.bin (%d bytes)", len(got))
+	}
+	if n := mounttest.Delta(before, e.Counts())["POST files/path"]; n != 1 {
+		t.Errorf("%d uploads of the refused file, want 1 (not retried)", n)
+	}
 }
 
 // --read-only refuses every change with EROFS and costs no request.

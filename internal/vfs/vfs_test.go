@@ -378,7 +378,10 @@ func TestUnjournalledUploadIsQueuedLater(t *testing.T) {
 		blockers = append(blockers, b)
 	}
 	if _, err := h.Write([]byte("two"), 3); err == nil {
-		t.Log("the write succeeded although the journal refused its upload")
+		t.Error("the write succeeded although the journal refused its upload")
+	}
+	if got := e.read("/home/u/f"); got != "onetwo" {
+		t.Errorf("after the refused write the mount shows %q, want %q", got, "onetwo")
 	}
 	h.Release()
 	for _, b := range blockers {
