@@ -188,6 +188,7 @@ func (f *FS) fetchSize(p string, urgent <-chan struct{}) error {
 		return f.downloadFailed("size", p, err)
 	}
 	f.serverUp()
+	old, _ := f.content.Peek(p)
 	it, err := f.content.New(p, false)
 	if err != nil {
 		dl.Body.Close()
@@ -232,8 +233,10 @@ func (f *FS) fetchSize(p string, urgent <-chan struct{}) error {
 		}
 		sz, _ := it.Size()
 		h := sumOf(sum.Sum(nil))
+		// As for any download: content that changed is seen everywhere
+		// (changed.go), before f.seen forgets the old hash.
+		f.sawDownload(p, old, it, sz, h, false)
 		f.seen.downloaded(p, h, mark, f.o.Now())
-		f.meta.SawContent(p, sz, h)
 	}()
 	return nil
 }
