@@ -42,17 +42,20 @@ func (col *collection[T, P]) dir() *Dir {
 		peek:  func() ([]byte, bool) { return renderJSON(col.template), true },
 		put:   col.createFrom,
 	})
+	objEntry := func(key string) Entry {
+		return dirEntry(key, path+"/"+key, func() *Dir { return col.objectDir(key, path+"/"+key) })
+	}
 	d := c.newDir(path, func(ctx context.Context) ([]Entry, error) {
 		list, err := col.cache.get(ctx)
 		if err != nil {
 			return nil, err
 		}
 		out := []Entry{newFile}
-		if latest := c.getLatest(path); latest != "" {
-			out = append(out, c.link("latest", path+"/latest", func() string { return c.getLatest(path) }))
+		if c.getLatest(path) != "" {
+			out = append(out, c.latestLink(path))
 		}
 		for _, key := range col.cache.keys(list) {
-			out = append(out, dirEntry(key, path+"/"+key, func() *Dir { return col.objectDir(key, path+"/"+key) }))
+			out = append(out, objEntry(key))
 		}
 		return out, nil
 	})
@@ -65,9 +68,9 @@ func (col *collection[T, P]) dir() *Dir {
 			return newFile, true
 		case latest == "":
 		case name == "latest":
-			return c.link("latest", path+"/latest", func() string { return c.getLatest(path) }), true
+			return c.latestLink(path), true
 		case name == latest:
-			return dirEntry(latest, path+"/"+latest, func() *Dir { return col.objectDir(latest, path+"/"+latest) }), true
+			return objEntry(latest), true
 		}
 		return Entry{}, false
 	}
