@@ -3,8 +3,8 @@ package control
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -192,12 +192,7 @@ func newFromJSON[T, P any](fields []field[T, P], noun string, d *T, content []by
 		return nil, err
 	}
 	written := map[string]bool{}
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		i := slices.IndexFunc(fields, func(f field[T, P]) bool { return f.name == name && f.writable() })
 		if i < 0 {
 			return nil, invalidf("unknown member %q (a new %s takes %s)", name, noun, writableNames(fields))

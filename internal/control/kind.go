@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"syscall"
 )
 
@@ -154,12 +154,7 @@ func (k *kind[T, P]) setMembers(cur T, d *T, m map[string]json.RawMessage) (map[
 	written := map[string]bool{}
 	var shown map[string]json.RawMessage
 	_ = json.Unmarshal(renderJSON(cur), &shown)
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		raw := m[name]
 		if slices.Contains(k.identity, name) {
 			if !sameJSON(raw, shown[name]) {
