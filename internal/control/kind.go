@@ -86,7 +86,7 @@ func (k *kind[T, P]) object(ctx context.Context, key string) (T, error) {
 }
 
 // valueFile is the one-value file of field f of object key.
-func (k *kind[T, P]) valueFile(key, path string, f field[T, P]) file {
+func (k *kind[T, P]) valueFile(key string, f field[T, P]) file {
 	show := func(v T) []byte { return formatValue(f.show(v)) }
 	fl := k.cachedFile(key, show)
 	fl.mode = 0o444
@@ -280,7 +280,7 @@ func sameJSON(a, b json.RawMessage) bool {
 func (k *kind[T, P]) fieldEntries(key, path string) []Entry {
 	out := make([]Entry, 0, len(k.fields))
 	for _, f := range k.fields {
-		out = append(out, k.c.fileEntry(f.name, path+"/"+f.name, k.valueFile(key, path+"/"+f.name, f)))
+		out = append(out, k.c.fileEntry(f.name, path+"/"+f.name, k.valueFile(key, f)))
 	}
 	return out
 }
