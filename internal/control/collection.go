@@ -3,8 +3,8 @@ package control
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -42,17 +42,20 @@ func (col *collection[T, P]) dir() *Dir {
 		peek:  func() ([]byte, bool) { return renderJSON(col.template), true },
 		put:   col.createFrom,
 	})
+	objEntry := func(key string) Entry {
+		return dirEntry(key, path+"/"+key, func() *Dir { return col.objectDir(key, path+"/"+key) })
+	}
 	d := c.newDir(path, func(ctx context.Context) ([]Entry, error) {
 		list, err := col.cache.get(ctx)
 		if err != nil {
 			return nil, err
 		}
 		out := []Entry{newFile}
-		if latest := c.getLatest(path); latest != "" {
-			out = append(out, c.link("latest", path+"/latest", func() string { return c.getLatest(path) }))
+		if c.getLatest(path) != "" {
+			out = append(out, c.latestLink(path))
 		}
 		for _, key := range col.cache.keys(list) {
-			out = append(out, dirEntry(key, path+"/"+key, func() *Dir { return col.objectDir(key, path+"/"+key) }))
+			out = append(out, objEntry(key))
 		}
 		return out, nil
 	})
@@ -65,9 +68,9 @@ func (col *collection[T, P]) dir() *Dir {
 			return newFile, true
 		case latest == "":
 		case name == "latest":
-			return c.link("latest", path+"/latest", func() string { return c.getLatest(path) }), true
+			return c.latestLink(path), true
 		case name == latest:
-			return dirEntry(latest, path+"/"+latest, func() *Dir { return col.objectDir(latest, path+"/"+latest) }), true
+			return objEntry(latest), true
 		}
 		return Entry{}, false
 	}
@@ -189,12 +192,7 @@ func newFromJSON[T, P any](fields []field[T, P], noun string, d *T, content []by
 		return nil, err
 	}
 	written := map[string]bool{}
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		i := slices.IndexFunc(fields, func(f field[T, P]) bool { return f.name == name && f.writable() })
 		if i < 0 {
 			return nil, invalidf("unknown member %q (a new %s takes %s)", name, noun, writableNames(fields))

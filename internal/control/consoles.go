@@ -35,7 +35,7 @@ func (c *Control) consolesDir() *Dir {
 		}
 		out := []Entry{newFile, shared}
 		if c.getLatest(path) != "" {
-			out = append(out, c.link("latest", path+"/latest", func() string { return c.getLatest(path) }))
+			out = append(out, c.latestLink(path))
 		}
 		for _, con := range list {
 			out = append(out, c.consoleEntry(path, con.ID, c.consoles))

@@ -181,3 +181,9 @@ func (c *Control) getLatest(folder string) string {
 	defer c.mu.Unlock()
 	return c.latest[folder]
 }
+
+// latestLink is folder's latest: a link to the object this mount created
+// there last.
+func (c *Control) latestLink(folder string) Entry {
+	return c.link("latest", folder+"/latest", func() string { return c.getLatest(folder) })
+}

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"syscall"
 )
 
@@ -86,7 +86,7 @@ func (k *kind[T, P]) object(ctx context.Context, key string) (T, error) {
 }
 
 // valueFile is the one-value file of field f of object key.
-func (k *kind[T, P]) valueFile(key, path string, f field[T, P]) file {
+func (k *kind[T, P]) valueFile(key string, f field[T, P]) file {
 	show := func(v T) []byte { return formatValue(f.show(v)) }
 	fl := k.cachedFile(key, show)
 	fl.mode = 0o444
@@ -154,12 +154,7 @@ func (k *kind[T, P]) setMembers(cur T, d *T, m map[string]json.RawMessage) (map[
 	written := map[string]bool{}
 	var shown map[string]json.RawMessage
 	_ = json.Unmarshal(renderJSON(cur), &shown)
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		raw := m[name]
 		if slices.Contains(k.identity, name) {
 			if !sameJSON(raw, shown[name]) {
@@ -285,7 +280,7 @@ func sameJSON(a, b json.RawMessage) bool {
 func (k *kind[T, P]) fieldEntries(key, path string) []Entry {
 	out := make([]Entry, 0, len(k.fields))
 	for _, f := range k.fields {
-		out = append(out, k.c.fileEntry(f.name, path+"/"+f.name, k.valueFile(key, path+"/"+f.name, f)))
+		out = append(out, k.c.fileEntry(f.name, path+"/"+f.name, k.valueFile(key, f)))
 	}
 	return out
 }
