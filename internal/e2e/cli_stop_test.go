@@ -3,10 +3,12 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,6 +97,10 @@ func TestDemoForcedStopSaysLost(t *testing.T) {
 	_, log, done := spawnPafs(t, nil, dir, "mount", "--demo", "--write-back", "1h", dir)
 	waitMounted(t, dir, log)
 	writeLocal(t, filepath.Join(dir, "home", "left.txt"), []byte("x\n"))
+	// Uploads fail meanwhile, so that the change is still queued when the
+	// second signal comes (a fast machine would otherwise upload it within
+	// the 100 ms between the two).
+	demoFaults(t, log.String(), `{"error_rate": 1}`)
 	out, code := pafs(t, nil, "unmount", "--force", dir)
 	if !strings.Contains(out, "1 change was not uploaded") || !strings.Contains(out, "lost") {
 		t.Errorf("pafs unmount --force of the demo with a change pending: exit %d\n%s", code, out)
@@ -115,6 +121,28 @@ func TestDemoForcedStopSaysLost(t *testing.T) {
 	}
 	if mounttest.Mounted(dir) {
 		t.Error("the demo is still mounted after pafs unmount --force")
+	}
+}
+
+// demoFaults sets the faults of the demo whose log is log, through the
+// emulator's hook at the URL the demo logs.
+func demoFaults(t *testing.T, log, body string) {
+	t.Helper()
+	m := regexp.MustCompile(`url=(http://[0-9.:]+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("the demo's log names no emulator URL:\n%s", log)
+	}
+	req, err := http.NewRequest(http.MethodPut, m[1]+"/__emulator/faults", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PUT %s/__emulator/faults: %v", m[1], err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT %s/__emulator/faults: %s", m[1], resp.Status)
 	}
 }
 
