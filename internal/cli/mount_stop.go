@@ -54,9 +54,9 @@ func (m *mount) serve(sig <-chan os.Signal) int {
 		_, queued := m.files.Queue().Counts()
 		return failedAttempts(m.client) + int(queued)
 	}}
-	print := progressPrinter(m.stderr, m.client)
+	show := showDrain(m.stderr, m.client)
 	progress := func(p writeback.Progress) {
-		print(p)
+		show(p)
 		if watch.stuck(p, time.Now()) {
 			why.CompareAndSwap(nil, fmt.Sprintf("no upload succeeded for %s while they kept failing", m.c.stopTimeout))
 			cancel()
@@ -197,37 +197,11 @@ func (m *mount) unmount() {
 	syscall.Unmount(m.c.mountpoint, syscall.MNT_DETACH)
 }
 
-// progressPrinter reports a drain's progress: on a terminal one line
-// rewritten in place, elsewhere a line whenever the count changes or a wait
-// for the rate limit begins.
-func progressPrinter(w io.Writer, client *remote.Client) func(writeback.Progress) {
-	tty := isTerminal(w)
-	last, lastWaiting := -1, false
+// showDrain shows a drain's progress on w.
+func showDrain(w io.Writer, client *remote.Client) func(writeback.Progress) {
+	bar := newProgress(w)
 	return func(p writeback.Progress) {
-		if p.Ops == 0 {
-			if last > 0 {
-				fmt.Fprintf(w, "\rpafs: all uploads done.%60s\n", "")
-			}
-			last = 0
-			return
-		}
-		wait := rateWait(familyWaits(client))
-		if !tty && p.Ops == last && (wait != "") == lastWaiting {
-			return
-		}
-		last, lastWaiting = p.Ops, wait != ""
-		msg := fmt.Sprintf("pafs: uploading before unmount: %d left (%s)", p.Ops, status.Bytes(p.Bytes))
-		if wait != "" {
-			msg += "; " + wait
-		}
-		if p.LastError != "" {
-			msg += "; last error: " + status.Printable(p.LastError)
-		}
-		if tty {
-			fmt.Fprintf(w, "\r%-120s", msg)
-		} else {
-			fmt.Fprintln(w, msg)
-		}
+		bar.show(p.Ops, p.Bytes, p.LastError, rateWait(familyWaits(client)))
 	}
 }
 

@@ -88,13 +88,22 @@ func TestPrepareMountpoint(t *testing.T) {
 
 func TestProgressBar(t *testing.T) {
 	var b bytes.Buffer
-	bar := progressBar(&b)
-	bar(4, 4096, "", "")
-	bar(4, 4096, "", "")
-	bar(1, 10, "POST files/path/x: 503", "")
-	bar(0, 0, "", "")
+	bar := newProgress(&b)
+	bar.show(4, 4096, "", "")
+	bar.show(4, 4096, "", "")
+	bar.show(1, 10, "POST files/path/x: 503", "")
+	bar.show(1, 10, "", "waiting 20s for the rate limit")
+	bar.show(0, 0, "", "")
 	out := b.String()
-	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "[######################........] 1 of 4 uploads left") || !strings.Contains(out, "503") {
+	for _, want := range []string{"pafs: [..............................] 4 of 4 uploads left (4 KiB)\n",
+		"[######################........] 1 of 4 uploads left (10 B); last error: POST files/path/x: 503\n",
+		"1 of 4 uploads left (10 B); waiting 20s for the rate limit\n",
+		"pafs: [##############################] all 4 uploads done\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "\n") != 4 {
 		t.Errorf("progress output:\n%s", out)
 	}
 }

@@ -145,7 +145,7 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 	interrupt := make(chan os.Signal, 1)
 	signal.Notify(interrupt, os.Interrupt)
 	defer signal.Stop(interrupt)
-	bar := progressBar(stdout)
+	bar := newProgress(stdout)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	stuck := time.Now().Add(stuckAfter)
@@ -160,7 +160,7 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 		if r, ok := readReport(dir); ok {
 			pending = r.Queue.Pending + r.Queue.InFlight
 			lastPending = pending
-			bar(pending, r.Queue.Bytes, status.Printable(lastQueueError(r.Queue)), rateWait(endpointWaits(r)))
+			bar.show(pending, r.Queue.Bytes, lastQueueError(r.Queue), rateWait(endpointWaits(r)))
 		}
 		switch {
 		case !running && dead.IsZero():
@@ -193,7 +193,7 @@ func stopMount(dir string, pid int, force bool, stdout, stderr io.Writer) int {
 		}
 	}
 	if !known || left == 0 {
-		bar(0, 0, "", "")
+		bar.show(0, 0, "", "")
 		fmt.Fprintf(stdout, "pafs: unmounted %s\n", dir)
 		return 0
 	}
@@ -233,41 +233,6 @@ func lastQueueError(q status.Queue) string {
 		}
 	}
 	return ""
-}
-
-// progressBar draws "[#####.....] 3 of 8 uploads left (1.2 MiB)" on one line
-// of a terminal, or prints a line whenever the count changes elsewhere (or
-// a wait for the rate limit begins: the count then stays put for a while).
-func progressBar(w io.Writer) func(left int, bytes int64, lastErr, wait string) {
-	tty := isTerminal(w)
-	total, last, lastWaiting := 0, -1, false
-	return func(left int, bytes int64, lastErr, wait string) {
-		if left > total {
-			total = left
-		}
-		if total == 0 || left == last && (!tty && (wait != "") == lastWaiting || tty && wait == "") {
-			return
-		}
-		last, lastWaiting = left, wait != ""
-		const width = 30
-		done := width * (total - left) / total
-		line := fmt.Sprintf("[%s%s] %d of %d uploads left (%s)", strings.Repeat("#", done),
-			strings.Repeat(".", width-done), left, total, status.Bytes(bytes))
-		if wait != "" {
-			line += "; " + wait
-		}
-		if lastErr != "" {
-			line += "; last error: " + lastErr
-		}
-		if tty {
-			fmt.Fprintf(w, "\r%-130s", line)
-			if left == 0 {
-				fmt.Fprintln(w)
-			}
-		} else {
-			fmt.Fprintln(w, line)
-		}
-	}
 }
 
 // alive reports whether process pid is running: it exists and is not a
