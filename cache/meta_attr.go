@@ -55,28 +55,35 @@ func (m *Meta) Ino(p string) uint64 {
 	return a.Ino
 }
 
-// SawContent records that p's content (downloaded, or written through pafs)
-// has this size and SHA-256 hash. Content other than the one recorded last
-// is new: its size and hash replace the old ones and ContentSeen becomes
-// now, and so does Mtime unless the caller sets it (a write through pafs
-// sets it to the write's time; touch -d to its own). The same content
-// changes nothing, so mtimes stay stable for make and rsync.
+// SawContent records, in one write, that p's content (a complete download)
+// has this size and SHA-256 hash, and reports whether that is a change:
+// content other than what pafs knew of p. What it knew is the hash recorded
+// here, or else prior (the hash of what this mount last uploaded or
+// downloaded there, which the caller may know when the record does not);
+// with neither, a size recorded before that differs is a change too.
 //
-// The first content seen of a path (no hash recorded) keeps the mtime shown
-// until then, the time pafs first saw the path (FirstSeen): nothing tells
-// it apart from what was there then, and nobody can have read older
-// content through pafs. Only a size recorded before that differs makes it
-// new. It returns the attributes and whether the content was new.
-func (m *Meta) SawContent(p string, size int64, hash [32]byte) (Attr, bool) {
+// New content sets ContentSeen to now, and a change Mtime too, so that make
+// rebuilds what depends on the file. Anything else keeps the mtime shown until then (the
+// last write or touch through pafs, or when pafs first saw the path): a
+// first download of a file is no change, nothing tells it apart from what
+// was there when it was first shown, and vim refuses to write a file whose
+// mtime moved since it read it. The same content changes nothing, so mtimes
+// stay stable for make and rsync.
+func (m *Meta) SawContent(p string, size int64, hash [32]byte, prior *[32]byte) (Attr, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a := m.attrOrNewLocked(p)
 	if a.HasHash && a.Hash == hash && a.Size == size {
 		return a, false
 	}
+	known, was := a.HasHash, a.Hash
+	if !known && prior != nil {
+		known, was = true, *prior
+	}
+	changed := known && was != hash || !known && a.Size >= 0 && a.Size != size
 	now := m.now()
 	switch {
-	case a.HasHash || (a.Size >= 0 && a.Size != size):
+	case changed:
 		a.Mtime = now
 	case a.Mtime.IsZero() && !a.FirstSeen.IsZero():
 		a.Mtime = a.FirstSeen
@@ -85,7 +92,7 @@ func (m *Meta) SawContent(p string, size int64, hash [32]byte) (Attr, bool) {
 	}
 	a.Size, a.Hash, a.HasHash, a.ContentSeen = size, hash, true, now
 	m.setAttrLocked(p, &a)
-	return a, true
+	return a, changed
 }
 
 // DeleteAttr forgets p's attributes (and with them its inode number).

@@ -110,20 +110,29 @@ func TestMetaStoreUncleanListingsNotFresh(t *testing.T) {
 	}
 }
 
-// The first content seen of a path keeps the mtime it was shown with since
-// it was first seen, unless its size was known and differs.
+// The first content seen of a path is no change: it keeps the mtime it was
+// shown with since it was first seen, unless its size was known and
+// differs, or it differs from the hash the caller knew (prior).
 func TestMetaSawContentFirstSight(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	m := NewMeta(MetaOptions{TTL: time.Hour, Now: func() time.Time { return now }})
-	m.Ino("/f")
+	for _, p := range []string{"/f", "/h", "/i"} {
+		m.Ino(p)
+	}
 	m.UpdateAttr("/g", func(a *Attr) { a.Size = 5 })
 	first := now
 	now = now.Add(time.Hour)
-	if a, changed := m.SawContent("/f", 10, [32]byte{1}); !changed || !a.Mtime.Equal(first) {
-		t.Errorf("first content of a path seen an hour ago: mtime %v, want %v (%v)", a.Mtime, first, changed)
+	if a, changed := m.SawContent("/f", 10, [32]byte{1}, nil); changed || !a.Mtime.Equal(first) || !a.HasHash || a.Size != 10 {
+		t.Errorf("first content of a path seen an hour ago: %+v, changed %v; want mtime %v", a, changed, first)
 	}
-	if a, _ := m.SawContent("/g", 6, [32]byte{1}); !a.Mtime.Equal(now) {
-		t.Errorf("first content of another size than the one known: mtime %v, want %v", a.Mtime, now)
+	if a, changed := m.SawContent("/g", 6, [32]byte{1}, nil); !changed || !a.Mtime.Equal(now) {
+		t.Errorf("first content of another size than the one known: mtime %v (changed %v), want %v", a.Mtime, changed, now)
+	}
+	if a, changed := m.SawContent("/h", 6, [32]byte{1}, &[32]byte{2}); !changed || !a.Mtime.Equal(now) {
+		t.Errorf("content other than the prior hash: mtime %v (changed %v), want %v", a.Mtime, changed, now)
+	}
+	if a, changed := m.SawContent("/i", 6, [32]byte{1}, &[32]byte{1}); changed || !a.Mtime.Equal(first) {
+		t.Errorf("content equal to the prior hash: mtime %v (changed %v), want %v", a.Mtime, changed, first)
 	}
 }
 
@@ -232,21 +241,21 @@ func TestMetaSawContent(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	m := NewMeta(MetaOptions{TTL: time.Hour, Now: func() time.Time { return now }})
 	h1, h2 := [32]byte{1}, [32]byte{2}
-	if a, changed := m.SawContent("/f", 10, h1); !changed || !a.Mtime.Equal(now) || a.Size != 10 || !a.HasHash {
+	if a, changed := m.SawContent("/f", 10, h1, nil); changed || !a.Mtime.Equal(now) || a.Size != 10 || !a.HasHash {
 		t.Fatalf("first sight: %+v %v", a, changed)
 	}
 	first := now
 	now = now.Add(time.Hour)
-	if a, changed := m.SawContent("/f", 10, h1); changed || !a.Mtime.Equal(first) {
+	if a, changed := m.SawContent("/f", 10, h1, nil); changed || !a.Mtime.Equal(first) {
 		t.Errorf("same content: %+v %v", a, changed)
 	}
-	if a, changed := m.SawContent("/f", 11, h2); !changed || !a.Mtime.Equal(now) || a.Size != 11 || a.Hash != h2 {
+	if a, changed := m.SawContent("/f", 11, h2, &h1); !changed || !a.Mtime.Equal(now) || a.Size != 11 || a.Hash != h2 || !a.ContentSeen.Equal(now) {
 		t.Errorf("new content: %+v %v", a, changed)
 	}
 	touched := time.Unix(1000, 0)
 	m.UpdateAttr("/g", func(a *Attr) { a.Mtime = touched })
-	if a, _ := m.SawContent("/g", 1, h1); !a.Mtime.Equal(touched) {
-		t.Errorf("first hash of a touched file moved its mtime to %v", a.Mtime)
+	if a, changed := m.SawContent("/g", 1, h1, nil); changed || !a.Mtime.Equal(touched) {
+		t.Errorf("first hash of a touched file moved its mtime to %v (changed %v)", a.Mtime, changed)
 	}
 }
 

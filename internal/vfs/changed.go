@@ -105,30 +105,13 @@ func (l *live) noteChanged(p string) {
 // (see live). poll says the download was a follow poll (follow.go). It must
 // run before f.seen learns of the download.
 func (f *FS) sawDownload(p string, old, it *cache.Item, size int64, sum [32]byte, poll bool) {
-	// What pafs knew of the content: the hash of what it last downloaded
-	// (the metadata), or else of what it last uploaded or downloaded there
-	// (f.seen).
-	m, _ := f.meta.Attr(p)
-	r, _ := f.seen.get(p)
-	known, was := m.HasHash, m.Hash
-	if !known && r.st == seenContent {
-		known, was = true, r.h
+	// What pafs knew of the content, when the metadata recorded no hash:
+	// what this mount last uploaded or downloaded there (f.seen).
+	var prior *[32]byte
+	if r, _ := f.seen.get(p); r.st == seenContent {
+		prior = &r.h
 	}
-	// A size known before (a stat, a listing ago) that differs is a change
-	// too, though no hash was recorded.
-	changed := known && was != sum || !known && m.Size >= 0 && m.Size != size
-	// A first download is no change: the file keeps the mtime it showed
-	// (vim refuses to write a file whose mtime moved since it read it).
-	shown := f.remoteAttr(p, false).Mtime
-	f.meta.SawContent(p, size, sum)
-	now := f.o.Now()
-	f.meta.UpdateAttr(p, func(a *cache.Attr) {
-		if changed {
-			a.Mtime = now
-		} else if !known {
-			a.Mtime = shown
-		}
-	})
+	_, changed := f.meta.SawContent(p, size, sum, prior)
 	moved := 0
 	if old != nil && old != it {
 		moved = f.live.supersede(old, it)

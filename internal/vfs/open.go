@@ -74,31 +74,61 @@ func (f *FS) downloadNow(p string, poll bool) error {
 		cancel()
 		return f.downloadFailed("download", p, err)
 	}
-	it, err := f.content.New(p, false)
+	f.serverUp()
+	return f.keep(fill{op: "download", p: p, dl: dl, old: old, mark: mark, poll: poll, cancel: cancel})
+}
+
+// fill is a download whose response headers are in, for keep.
+type fill struct {
+	op     string // what reports call it: "download", "size"
+	p      string
+	dl     *remote.Download
+	old    *cache.Item // the item cached for p when it started, nil if none
+	mark   uint64      // f.seen's version of p when it started
+	poll   bool        // a follow's poll (follow.go)
+	cancel func()      // ends the request's context
+	// prepare, if set, runs once the item exists and returns what to fill
+	// it from instead of the body (sizes.go parks large bodies).
+	prepare func() io.Reader
+}
+
+// keep streams a download into a new cache item in the background, hashing
+// it as it goes (what the server holds, for conflicts), and records it like
+// every download: sawDownload, then f.seen. It returns nil also when local
+// data took the path over meanwhile (the caller retries, or has its size).
+func (f *FS) keep(d fill) error {
+	it, err := f.content.New(d.p, false)
 	if err != nil {
-		dl.Body.Close()
-		cancel()
+		d.dl.Body.Close()
+		d.cancel()
 		if errors.Is(err, cache.ErrBusy) {
-			return nil // local data took the path over meanwhile; the caller retries
+			return nil
 		}
-		f.report("download", p, err)
+		f.report(d.op, d.p, err)
 		return syscall.EIO
 	}
-	f.serverUp()
+	var body io.Reader = d.dl.Body
+	if d.prepare != nil {
+		body = d.prepare()
+	}
 	go func() {
-		defer cancel()
+		defer d.cancel()
 		defer it.Release()
-		defer dl.Body.Close()
-		// Hashed as it streams: what the server holds, for conflicts.
+		defer d.dl.Body.Close()
+		defer f.unpark(d.p, body)
 		sum := sha256.New()
-		if err := it.Fill(io.TeeReader(dl.Body, sum), dl.Size); err != nil {
-			f.report("download", p, err)
+		if err := it.Fill(io.TeeReader(body, sum), d.dl.Size); err != nil {
+			if !errors.Is(err, errUnclaimed) {
+				f.report("download", d.p, err)
+			}
 			return
 		}
 		sz, _ := it.Size()
 		h := sumOf(sum.Sum(nil))
-		f.sawDownload(p, old, it, sz, h, poll)
-		f.seen.downloaded(p, h, mark, f.o.Now())
+		// Content that changed is seen everywhere (changed.go) before
+		// f.seen forgets the old hash.
+		f.sawDownload(d.p, d.old, it, sz, h, d.poll)
+		f.seen.downloaded(d.p, h, d.mark, f.o.Now())
 	}()
 	return nil
 }
@@ -194,7 +224,7 @@ func (f *FS) openWrite(ctx context.Context, p string, flags int) (*Handle, error
 		it.Release()
 		return f.newWriterLocked(e, trunc, flags)
 	}
-	e := &entry{path: p, kind: kFile, item: it, remote: true, tempNamed: f.local.match(p)}
+	e := &entry{path: p, kind: kFile, item: it, remote: true, tempNamed: f.temps.match(p)}
 	f.ov.set(e)
 	it.Ref() // the handle's; the overlay keeps the one we got
 	e.writers++
@@ -276,7 +306,7 @@ func (f *FS) Create(ctx context.Context, dir, name string, flags int, mode uint3
 	if err != nil {
 		return nil, Attr{}, f.localErrno("create", p, err)
 	}
-	e := &entry{path: p, kind: kFile, item: it, remote: remoteHas, tempNamed: f.local.match(p)}
+	e := &entry{path: p, kind: kFile, item: it, remote: remoteHas, tempNamed: f.temps.match(p)}
 	f.ov.set(e)
 	f.meta.UpdateAttr(p, func(a *cache.Attr) {
 		a.Size, a.Mode, a.Mtime, a.Atime = 0, mode&0o7777, f.o.Now(), f.o.Now()

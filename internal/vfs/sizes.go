@@ -2,7 +2,6 @@ package vfs
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pafs/pafs/cache"
 	"github.com/pafs/pafs/internal/rpath"
+	"github.com/pafs/pafs/remote"
 	"github.com/pafs/pafs/remote/ratelimit"
 )
 
@@ -189,16 +189,14 @@ func (f *FS) fetchSize(p string, urgent <-chan struct{}) error {
 	}
 	f.serverUp()
 	old, _ := f.content.Peek(p)
-	it, err := f.content.New(p, false)
-	if err != nil {
-		dl.Body.Close()
-		cancel()
-		if errors.Is(err, cache.ErrBusy) {
-			return nil // local data took the path over meanwhile: its size is known
-		}
-		f.report("size", p, err)
-		return syscall.EIO
-	}
+	return f.keep(fill{op: "size", p: p, dl: dl, old: old, mark: mark, cancel: cancel,
+		prepare: func() io.Reader { return f.probed(p, dl) }})
+}
+
+// probed records what a size fetch's headers say of p, and returns what to
+// fill its item from: the body, or for a large one the body parked until an
+// open claims it.
+func (f *FS) probed(p string, dl *remote.Download) io.Reader {
 	now := f.o.Now()
 	f.meta.UpdateAttr(p, func(a *cache.Attr) {
 		// The mtime shown from the first stat on, so that it does not
@@ -215,30 +213,10 @@ func (f *FS) fetchSize(p string, urgent <-chan struct{}) error {
 			a.Size, a.HasHash = dl.Size, false
 		}
 	})
-	var body io.Reader = dl.Body
 	if dl.Size > probeKeepMax {
-		body = f.park(p, dl.Body)
+		return f.park(p, dl.Body)
 	}
-	go func() {
-		defer cancel()
-		defer it.Release()
-		defer dl.Body.Close()
-		defer f.unpark(p, body)
-		sum := sha256.New()
-		if err := it.Fill(io.TeeReader(body, sum), dl.Size); err != nil {
-			if !errors.Is(err, errUnclaimed) {
-				f.report("download", p, err)
-			}
-			return
-		}
-		sz, _ := it.Size()
-		h := sumOf(sum.Sum(nil))
-		// As for any download: content that changed is seen everywhere
-		// (changed.go), before f.seen forgets the old hash.
-		f.sawDownload(p, old, it, sz, h, false)
-		f.seen.downloaded(p, h, mark, f.o.Now())
-	}()
-	return nil
+	return dl.Body
 }
 
 // parkedBody is a large body that is read only once an open claims it
