@@ -141,7 +141,7 @@ func startMount(ctx context.Context, c *mountConfig, stderr io.Writer) (_ *mount
 		Store: store, Offline: offline != nil,
 		Home: "/home/" + c.username, CacheDir: cacheDir,
 		DirCacheTime: c.dirCacheTime, ContentTTL: c.cacheTTL, CacheMaxBytes: c.cacheMax,
-		WriteBack: c.writeBack, WriteBackMax: c.writeBackMax, TempDelay: c.tempDelay, LocalOnly: c.localOnly, Workers: c.transfers,
+		WriteBack: c.writeBack, WriteBackMax: c.writeBackMax, TempDelay: c.tempDelay, TempNames: c.tempNames, Workers: c.transfers,
 		LazySizes: c.sizes == "lazy", OnNotice: notices.Add,
 		Logger:  m.log,
 		OnError: func(op, path string, err error) { m.errors.Add(op, path, err) },

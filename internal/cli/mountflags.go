@@ -42,8 +42,9 @@ type mountConfig struct {
 	retries      int
 	timeout      time.Duration
 	slowTimeout  time.Duration // --slow-timeout: the wait for a reload's answer (remote.Config.SlowTimeout)
-	localOnly    []string
-	sizes        string // --sizes: exact or lazy
+	tempNames    []string
+	oldTempNames []string // --local-only, the old name of --temp-name
+	sizes        string   // --sizes: exact or lazy
 	readOnly     bool
 	allowOther   bool
 	verbose      bool
@@ -88,7 +89,11 @@ func mountFlags(c *mountConfig, stderr io.Writer) *pflag.FlagSet {
 	fl.DurationVar(&c.stopTimeout, "stop-timeout", time.Minute, "at stop (Ctrl-C, SIGTERM, unmount), give up when uploads keep failing and none has succeeded for this long; what is left stays queued for the next mount")
 	fl.DurationVar(&c.timeout, "timeout", 30*time.Second, "a request the server makes no progress on for this long fails and is retried (no answer to a read, a download gone silent)")
 	fl.DurationVar(&c.slowTimeout, "slow-timeout", 3*time.Minute, "how long a web app reload, a web app creation or a certificate request waits for its answer; after that a reload is probably done")
-	fl.StringSliceVar(&c.localOnly, "local-only", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
+	fl.StringSliceVar(&c.tempNames, "temp-name", nil, "extra glob patterns of temp file names, uploaded only if still there after --temp-delay (editor temp files are built in)")
+	// --local-only was its name while such files were never uploaded;
+	// kept so that fstab lines and scripts go on working.
+	fl.StringSliceVar(&c.oldTempNames, "local-only", nil, "")
+	_ = fl.MarkDeprecated("local-only", "use --temp-name (such files are uploaded after --temp-delay)")
 	fl.DurationVar(&c.tempDelay, "temp-delay", vfs.DefaultTempDelay, "delay between close and upload for editors' temp, swap, lock and backup files (names like x~, .x.swp, #x#, 4913)")
 	fl.StringVar(&c.sizes, "sizes", "exact", "exact: a file's size is fetched (one download) the first time it is stat'ed; lazy: files not read yet show as empty, which tar c, git add and rsync store as empty files")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only")
@@ -165,6 +170,7 @@ func parseMountArgs(args []string, stderr io.Writer) (*mountConfig, error) {
 		return nil, fmt.Errorf("--cache-max-size: %w", err)
 	}
 	c.cacheMax = size
+	c.tempNames = append(c.tempNames, c.oldTempNames...)
 	c.tokenOnCmd = fl.Changed("token")
 	c.regionSet = fl.Changed("region")
 	if c.writeBack < 0 || c.writeBackMax <= 0 || c.tempDelay <= 0 || c.dirCacheTime <= 0 || c.rateWindow <= 0 || c.timeout <= 0 || c.stopTimeout <= 0 {

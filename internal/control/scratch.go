@@ -24,7 +24,7 @@ import (
 
 // scratchPatterns are the names kept in memory: editors' swap, backup,
 // lock and temp files (as in files/), and sed's temp files.
-var scratchPatterns = append(slices.Clone(vfs.DefaultLocalOnly), "sed??????", ".sed*")
+var scratchPatterns = append(slices.Clone(vfs.DefaultTempNames), "sed??????", ".sed*")
 
 func isScratchName(name string) bool {
 	for _, p := range scratchPatterns {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pafs/pafs/internal/mounttest"
 )
@@ -112,5 +113,41 @@ func TestServerFileWithTempNameIsEditedAndDeleted(t *testing.T) {
 	}
 	if out := e.MustRun(e.Home, "ls", "-a"); strings.Contains(out, ".gone.py.swp") {
 		t.Errorf("ls still shows .gone.py.swp:\n%s", out)
+	}
+}
+
+// --temp-name adds patterns of temp names: such a file waits --temp-delay,
+// and costs nothing if removed before, while other files go up after the
+// write-back delay. --local-only, its name from when such files were never
+// uploaded, still works and says it is deprecated.
+func TestTempNameFlagAddsPatterns(t *testing.T) {
+	for _, flag := range []string{"--temp-name", "--local-only"} {
+		t.Run(strings.TrimPrefix(flag, "--"), func(t *testing.T) {
+			e := start(t, flag, "*.part", "--temp-delay", "1h")
+			e.MustRun(e.Home, "ls")
+			before := e.Counts()
+			writeLocal(t, filepath.Join(e.Home, "big.iso.part"), []byte("half a download\n"))
+			writeLocal(t, filepath.Join(e.Home, "notes.txt"), []byte("notes\n"))
+			waitRemote(t, e, "notes.txt", "notes\n")
+			e.WaitFor("big.iso.part queued for later", 10*time.Second, func() bool {
+				for _, op := range e.Status().Queue.Ops {
+					if strings.HasSuffix(op.Path, "/big.iso.part") {
+						return time.Duration(op.DueIn) > 30*time.Minute
+					}
+				}
+				return false
+			})
+			if _, ok := remote(e, "big.iso.part"); ok {
+				t.Error("big.iso.part was uploaded before --temp-delay")
+			}
+			e.MustRun(e.Home, "rm", "big.iso.part")
+			e.WaitIdle()
+			equalCounts(t, "a temp-named file removed before its delay", mounttest.Delta(before, e.Counts()),
+				map[string]int{"POST files/path": 1})
+			deprecated := strings.Contains(e.Log(), "--local-only has been deprecated")
+			if deprecated != (flag == "--local-only") {
+				t.Errorf("%s: the log says --local-only is deprecated: %v\n%s", flag, deprecated, e.Log())
+			}
+		})
 	}
 }

@@ -304,7 +304,7 @@ func (f *FS) recover(ops []writeback.Op) {
 				f.q.Cancel(op.ID)
 				continue
 			}
-			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID, tempNamed: f.local.match(op.Path)})
+			f.ov.set(&entry{path: op.Path, kind: kFile, item: it, remote: true, op: op.ID, tempNamed: f.temps.match(op.Path)})
 			if op.Base != "" {
 				// The server may have changed since this was journalled (pafs
 				// was dead, perhaps for long): checked before it is sent.

@@ -47,7 +47,7 @@ type Options struct {
 	ContentTTL    time.Duration // cached content lifetime (default DirCacheTime)
 	CacheMaxBytes int64         // clean content beyond this is evicted (default 5 GiB)
 	WriteBack     time.Duration // delay before an upload; 0 uploads on close, synchronously
-	LocalOnly     []string      // extra patterns of temp names (see TempDelay)
+	TempNames     []string      // extra patterns of temp names (see TempDelay)
 	Workers       int           // uploads and deletes in flight at once (default 4)
 	Logger        *slog.Logger
 	Now           func() time.Time
@@ -92,7 +92,7 @@ type FS struct {
 	q       *writeback.Queue
 	log     *slog.Logger
 	epoch   time.Time // mtime shown for files whose mtime is unknown
-	local   *localOnly
+	temps   *tempNames
 
 	flights  singleflight.Group // coalesces listings and downloads of one path
 	uploaded listeners
@@ -177,11 +177,11 @@ func New(r Remote, o Options) (*FS, error) {
 	if o.CacheDir == "" {
 		return nil, errors.New("vfs: no cache directory")
 	}
-	lo, err := newLocalOnly(o.LocalOnly)
+	lo, err := newTempNames(o.TempNames)
 	if err != nil {
 		return nil, err
 	}
-	f.local = lo
+	f.temps = lo
 	f.bgCtx, f.bgStop = context.WithCancel(context.Background())
 	q, recovered, errs := writeback.Open(writeback.Options{Dir: filepath.Join(o.CacheDir, "queue"),
 		Workers: o.Workers, Now: o.Now, Logger: o.Logger, Permanent: refused, Settle: recoverySettle,

@@ -142,7 +142,7 @@ func (f *FS) moveLocked(src, dst string, it *cache.Item) (uint64, error) {
 		srcRemote, srcOp = se.remote, se.op
 		f.ov.remove(ne)
 	}
-	ne.path, ne.remote, ne.tempNamed, ne.op = dst, dstRemote, f.local.match(dst), 0
+	ne.path, ne.remote, ne.tempNamed, ne.op = dst, dstRemote, f.temps.match(dst), 0
 	if ne.tempNamed {
 		ne.due = time.Time{} // a temp name's deadline starts at its last close
 	}

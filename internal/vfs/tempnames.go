@@ -8,7 +8,7 @@ import (
 	"github.com/pafs/pafs/internal/rpath"
 )
 
-// DefaultLocalOnly are the names of editors' swap, backup, lock and temp files:
+// DefaultTempNames are the names of editors' swap, backup, lock and temp files:
 // vim (.x.swp, 4913, x~), emacs (#x#, .#x, x~), nano (x.swp, x~), JetBrains
 // safe-write files, Kate, LibreOffice locks, browsers' .crswap and VS Code's
 // temp files. Their uploads wait TempDelay instead of the write-back delay:
@@ -16,7 +16,7 @@ import (
 // costs nothing. One still there after that is a file like any other (a
 // backup the editor keeps, `mv x x~`, a copied tree holding such names): it
 // is uploaded, never dropped.
-var DefaultLocalOnly = []string{
+var DefaultTempNames = []string{
 	"*.swp", "*.swo", "*.swn", "*.swx", "4913", "*~", "#*#", ".#*",
 	"*___jb_tmp___", "*___jb_old___", "*.kate-swp", ".~lock.*#", "*.crswap", "*.vsctmp",
 }
@@ -30,21 +30,21 @@ var DefaultLocalOnly = []string{
 // is on the server this long after it was made.
 const DefaultTempDelay = time.Minute
 
-// localOnly matches base names against the temp-name glob patterns.
-type localOnly struct{ patterns []string }
+// tempNames matches base names against the temp-name glob patterns.
+type tempNames struct{ patterns []string }
 
-func newLocalOnly(extra []string) (*localOnly, error) {
-	pats := append(append([]string(nil), DefaultLocalOnly...), extra...)
+func newTempNames(extra []string) (*tempNames, error) {
+	pats := append(append([]string(nil), DefaultTempNames...), extra...)
 	for _, p := range pats {
 		if _, err := path.Match(p, ""); err != nil {
-			return nil, fmt.Errorf("local-only pattern %q: %w", p, err)
+			return nil, fmt.Errorf("temp-name pattern %q: %w", p, err)
 		}
 	}
-	return &localOnly{patterns: pats}, nil
+	return &tempNames{patterns: pats}, nil
 }
 
 // match reports whether the file at remote path p has a temp name.
-func (l *localOnly) match(p string) bool {
+func (l *tempNames) match(p string) bool {
 	_, name := rpath.Split(p)
 	for _, pat := range l.patterns {
 		if ok, _ := path.Match(pat, name); ok {
