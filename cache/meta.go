@@ -146,12 +146,13 @@ func NewMeta(o MetaOptions) *Meta {
 			// upload created, added to a listing) may not have reached
 			// the store. Its listings are kept for when the server
 			// cannot be reached, but are fetched again before they are
-			// trusted; attributes need no such care (what they lose is
-			// learnt again; vfs commits the size an upload set
-			// before the upload leaves the journal).
+			// trusted.
 			m.unsure = o.Now()
 		}
 		m.pending = newChanges()
+		if !o.Store.WasClean() {
+			m.forgetSizes()
+		}
 		// Reserve the first numbers before handing any out, so that a
 		// kill -9 before the first flush cannot make them reappear.
 		m.inoLimit = m.nextIno + inoReserve

@@ -175,6 +175,31 @@ func (m *Meta) belowLocked(p string, dirs bool) []string {
 // dropStoreLocked stops using a failing store: Meta goes on in memory only,
 // as it did before there was a store. The file stays; the next mount's
 // Open checks it and sets it aside if it is damaged.
+// forgetSizes makes every stored file size unknown, after a mount that
+// died. The store is committed on its own schedule, apart from the journal
+// of uploads: a record may hold a size that was only ever local (a file
+// created and renamed over another name, whose upload did not survive), or
+// miss one the server got. A size is then learnt again at the
+// first stat (one GET, as on a cold mount) rather than shown wrong; inode
+// numbers, mtimes and hashes stay (a stale hash only makes a download look
+// changed, or an upload look like a conflict: both keep data).
+func (m *Meta) forgetSizes() {
+	b := metastore.Batch{Attrs: map[string]*Attr{}}
+	err := m.store.ForEachAttr(func(p string, a Attr) error {
+		if a.Size >= 0 {
+			a.Size = -1
+			b.Attrs[p] = &a
+		}
+		return nil
+	})
+	if err == nil && len(b.Attrs) > 0 {
+		err = m.store.Apply(b)
+	}
+	if err != nil {
+		m.dropStoreLocked(err)
+	}
+}
+
 func (m *Meta) dropStoreLocked(err error) {
 	if m.store == nil {
 		return

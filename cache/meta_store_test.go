@@ -290,3 +290,35 @@ func TestMetaStoreFailureFallsBack(t *testing.T) {
 	}
 	t.Log(errors.Join(errs...))
 }
+
+// After a mount that died, stored sizes are not trusted: the store may hold
+// a change its journal of uploads never got (or miss one). Inode numbers,
+// mtimes and hashes stay; after a clean unmount the sizes stay too.
+func TestMetaStoreForgetsSizesAfterACrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	mtime := time.Unix(1600000000, 0)
+	st := openStore(t, path)
+	m := NewMeta(MetaOptions{TTL: time.Hour, Store: st})
+	m.UpdateAttr("/f", func(a *Attr) { a.Size, a.Mtime, a.Hash, a.HasHash = 12, mtime, [32]byte{7}, true })
+	ino := m.Ino("/f")
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, wantSize int64) {
+		t.Helper()
+		a, ok := m.Attr("/f")
+		if !ok || a.Size != wantSize || a.Ino != ino || !a.Mtime.Equal(mtime) || !a.HasHash || a.Hash != [32]byte{7} {
+			t.Errorf("%s: %+v (%v); want size %d, inode %d, mtime and hash kept", when, a, ok, wantSize, ino)
+		}
+	}
+	// Died: the store is closed without the clean mark Meta.Close sets.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = storeMeta(t, path, MetaOptions{TTL: time.Hour})
+	check("after a crash", -1)
+	m.UpdateAttr("/f", func(a *Attr) { a.Size = 12 })
+	closeMeta(t, m)
+	m = storeMeta(t, path, MetaOptions{TTL: time.Hour})
+	check("after a clean unmount", 12)
+}

@@ -428,7 +428,7 @@ func TestKillDuringMetadataStream(t *testing.T) {
 				t.Errorf("round %d: %s: inode %d, was %d before the kill", round, p, st.ino, was.ino)
 			}
 			if b, ok := server.files[p]; ok && st.size != int64(len(b)) {
-				t.Errorf("round %d: %s: stat says %d bytes, the server holds %d", round, p, st.size, len(b))
+				t.Errorf("round %d: %s: stat says %d bytes, the server holds %d\npafs log:\n%s", round, p, st.size, len(b), e.Log())
 			}
 		}
 		t.Logf("round %d: %d files", round, len(server.files))
