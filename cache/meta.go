@@ -141,16 +141,14 @@ func NewMeta(o MetaOptions) *Meta {
 	if o.Store != nil {
 		m.store, m.owned = o.Store, o.Store
 		m.nextIno = o.Store.NextIno()
+		m.pending = newChanges()
 		if !o.Store.WasClean() {
 			// The last mount died: its last changes (a file its last
 			// upload created, added to a listing) may not have reached
 			// the store. Its listings are kept for when the server
 			// cannot be reached, but are fetched again before they are
-			// trusted.
+			// trusted; its sizes are not trusted at all.
 			m.unsure = o.Now()
-		}
-		m.pending = newChanges()
-		if !o.Store.WasClean() {
 			m.forgetSizes()
 		}
 		// Reserve the first numbers before handing any out, so that a

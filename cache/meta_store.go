@@ -177,12 +177,12 @@ func (m *Meta) belowLocked(p string, dirs bool) []string {
 // Open checks it and sets it aside if it is damaged.
 // forgetSizes makes every stored file size unknown, after a mount that
 // died. The store is committed on its own schedule, apart from the journal
-// of uploads: a record may hold a size that was only ever local (a file
-// created and renamed over another name, whose upload did not survive), or
-// miss one the server got. A size is then learnt again at the
-// first stat (one GET, as on a cold mount) rather than shown wrong; inode
-// numbers, mtimes and hashes stay (a stale hash only makes a download look
-// changed, or an upload look like a conflict: both keep data).
+// of uploads, so after a crash the two can disagree (a kill -9 in a stream
+// of writes and renames once left a 0-byte size for a file the server held
+// 3 bytes of; the exact interleaving is not known). A size is then learnt
+// again at the first stat (one GET, as on a cold mount) rather than shown
+// wrong; inode numbers, mtimes and hashes stay (a stale hash only makes a
+// download look changed, or an upload look like a conflict: both keep data).
 func (m *Meta) forgetSizes() {
 	b := metastore.Batch{Attrs: map[string]*Attr{}}
 	err := m.store.ForEachAttr(func(p string, a Attr) error {

@@ -322,3 +322,27 @@ func TestMetaStoreForgetsSizesAfterACrash(t *testing.T) {
 	m = storeMeta(t, path, MetaOptions{TTL: time.Hour})
 	check("after a clean unmount", 12)
 }
+
+// What a start after a crash pays to forget the stored sizes of n files.
+func BenchmarkForgetSizesAfterACrash(b *testing.B) {
+	const n = 100000
+	path := filepath.Join(b.TempDir(), "meta.db")
+	st := openStore(b, path)
+	batch := metastore.Batch{Attrs: map[string]*Attr{}, NextIno: metastore.FirstIno + n}
+	for i := range n {
+		batch.Attrs[fmt.Sprintf("/home/alice/d%03d/f%03d", i/1000, i%1000)] = &Attr{Size: int64(i), Ino: metastore.FirstIno + uint64(i)}
+	}
+	if err := st.Apply(batch); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		if err := st.Apply(batch); err != nil { // sizes back, still unclean
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		m := &Meta{store: st, pending: newChanges(), onErr: func(err error) { b.Fatal(err) }}
+		m.forgetSizes()
+	}
+	b.ReportMetric(n, "files/op")
+}
