@@ -179,7 +179,9 @@ func (m *Meta) belowLocked(p string, dirs bool) []string {
 // died. The store is committed on its own schedule, apart from the journal
 // of uploads, so after a crash the two can disagree (a kill -9 in a stream
 // of writes and renames once left a 0-byte size for a file the server held
-// 3 bytes of; the exact interleaving is not known). A size is then learnt
+// 3 bytes of: vfs moved a rename's attributes after its upload could have
+// recorded the new size, fixed since, but the store cannot tell a record
+// that is wrong for such a reason). A size is then learnt
 // again at the first stat (one GET, as on a cold mount) rather than shown
 // wrong; inode numbers, mtimes and hashes stay (a stale hash only makes a
 // download look changed, or an upload look like a conflict: both keep data).

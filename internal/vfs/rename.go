@@ -61,11 +61,17 @@ func (f *FS) Rename(ctx context.Context, oldDir, oldName, newDir, newName string
 	defer it.Release()
 	f.mu.Lock()
 	id, err := f.moveLocked(src, dst, it)
+	if err == nil {
+		// Under f.mu, which the upload just queued takes before it runs:
+		// moved later, src's attributes (the size 0 of its create) could
+		// overwrite the size that upload recorded for dst once done, and
+		// stat would show them for the server's file, in the next mount too.
+		f.meta.MoveAttr(src, dst)
+	}
 	f.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	f.meta.MoveAttr(src, dst)
 	return f.afterChange(ctx, id)
 }
 
