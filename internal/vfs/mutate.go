@@ -29,11 +29,15 @@ func (f *FS) Unlink(ctx context.Context, dir, name string) error {
 	}
 	f.mu.Lock()
 	id, err := f.removeFileLocked(p)
+	if err == nil {
+		// Under f.mu, like every change of p's attributes: after it, a file
+		// created at p meanwhile would lose its own.
+		f.meta.DeleteAttr(p)
+	}
 	f.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	f.meta.DeleteAttr(p)
 	return f.afterChange(ctx, id)
 }
 
@@ -163,13 +167,16 @@ func (f *FS) Rmdir(ctx context.Context, dir, name string) error {
 		return syscall.ENOTEMPTY
 	}
 	id, err := f.removeDirLocked(dir, p)
+	if err == nil {
+		// A directory made again later is another inode (a shell may
+		// still sit in this one); forgotten under f.mu, so that one made
+		// meanwhile keeps its own.
+		f.meta.DeleteAttr(p)
+	}
 	f.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	// A directory made again later is another inode (a shell may still
-	// sit in this one).
-	f.meta.DeleteAttr(p)
 	return f.afterChange(ctx, id)
 }
 
