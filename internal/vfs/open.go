@@ -56,7 +56,7 @@ func (f *FS) download(p string) error {
 func (f *FS) downloadNow(p string, poll bool) error {
 	old, haveStale := f.content.Peek(p)
 	if haveStale && f.serverDown() {
-		return syscall.EIO // fetch serves the copy at hand
+		return errNotAsked // fetch serves the copy at hand
 	}
 	ctx, stop, cancel := f.askCtx(haveStale && !poll)
 	if poll {

@@ -25,6 +25,12 @@ const staleWait = 3 * time.Second
 // staleWait, not one each.
 const staleHold = 10 * time.Second
 
+// errNotAsked is the failure of a download not made because a request had
+// found the server unreachable moments ago (serverDown): it is no news of
+// the server, so it does not extend that hold; otherwise a file read in a
+// loop would keep the mount from asking the server for good.
+var errNotAsked = fmt.Errorf("%w: the server was found unreachable moments ago; not asked", syscall.EIO)
+
 // errStaleWait is the failure of a request cut off by staleWait.
 var errStaleWait = fmt.Errorf("%w: no answer within %s", context.DeadlineExceeded, staleWait)
 
@@ -91,13 +97,15 @@ func (f *FS) staleListing(dir string, err error) (*cache.Listing, bool) {
 
 // staleContent answers a failed download of p with the copy cached before,
 // if the failure is the server's and there is one.
-func (f *FS) staleContent(p string, errno error) (*cache.Item, bool) {
-	if errno != syscall.EIO && errno != syscall.ETIMEDOUT {
+func (f *FS) staleContent(p string, err error) (*cache.Item, bool) {
+	if !errors.Is(err, syscall.EIO) && !errors.Is(err, syscall.ETIMEDOUT) {
 		return nil, false
 	}
 	it, ok := f.content.Revive(p)
 	if ok {
-		f.downUntil.Store(f.o.Now().Add(staleHold).UnixNano())
+		if !errors.Is(err, errNotAsked) {
+			f.downUntil.Store(f.o.Now().Add(staleHold).UnixNano())
+		}
 		f.log.Warn("files: server unreachable; reading the copy downloaded before", "path", p)
 	}
 	return it, ok
